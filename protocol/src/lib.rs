@@ -1,0 +1,24 @@
+//! The Open Peer wire model and cryptography, exact to the byte, with no I/O.
+//!
+//! Everything the gateway, its tests and a client SDK must agree on lives here: the
+//! `$attribute`/`#text` JSON object model ([`json`]), the C14 canonical rendering
+//! ([`canonical`]), the two signature suites ([`signature`]), URIs ([`uri`]), peer files
+//! ([`peer_file`]), the access-secret and find proofs ([`proof`]), the symmetric ciphers
+//! ([`cipher`]) and the message envelope ([`message`]). Section numbers in doc comments point
+//! into `shared/spec/openpeer-protocol.md`.
+//!
+//! The crate reads no clock and no OS randomness: callers pass `now` (Unix seconds) and a
+//! cryptographically secure random source.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod canonical;
+pub mod cipher;
+pub mod derivation;
+pub mod encoding;
+pub mod finder;
+pub mod json;
+pub mod proof;
+pub mod random;
+pub mod signature;
+pub mod uri;
