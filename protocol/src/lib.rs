@@ -13,12 +13,16 @@
 #![deny(missing_docs)]
 
 pub mod canonical;
+pub mod certificates;
 pub mod cipher;
 pub mod derivation;
+pub mod dev;
 pub mod encoding;
 pub mod finder;
 pub mod json;
+pub mod peer_file;
 pub mod proof;
 pub mod random;
+pub mod salt;
 pub mod signature;
 pub mod uri;
