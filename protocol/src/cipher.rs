@@ -6,8 +6,8 @@
 //! values, `icePasswordEncrypted` and `accessSecretProofEncrypted`, and the bare base64 values
 //! of the private peer file (spec §4.2), whose iv is derived rather than sent.
 //!
-//! Key material: every derived key is returned as [`Key256`] (`Zeroizing<[u8; 32]>`), so it is
-//! wiped when dropped; it dereferences to `[u8; 32]`, so `&key` can be passed wherever a
+//! Key material: every derived key is returned as [`Key256`], so it is
+//! wiped when dropped and never printed; it dereferences to `[u8; 32]`, so `&key` can be passed wherever a
 //! `&[u8; 32]` is taken. Ivs are not secret and are plain arrays. The cipher offers no
 //! integrity: the callers rely on the signatures around these values (spec §8).
 
@@ -28,8 +28,28 @@ pub const KEY_LEN: usize = 32;
 /// Length of a CFB iv: one AES block (spec §2: "iv = 16 random bytes").
 pub const IV_LEN: usize = 16;
 
-/// A 32-byte symmetric key that is zeroized on drop (spec §2, §4.2, §11 key derivations).
-pub type Key256 = Zeroizing<[u8; KEY_LEN]>;
+/// A 32-byte symmetric key (spec §2, §4.2, §11 key derivations): zeroized on drop, never
+/// printed, and dereferencing to `[u8; 32]` so `&key` fits every cipher function.
+pub struct Key256(Zeroizing<[u8; KEY_LEN]>);
+
+impl Key256 {
+    fn new(bytes: [u8; KEY_LEN]) -> Key256 {
+        Key256(Zeroizing::new(bytes))
+    }
+}
+
+impl std::ops::Deref for Key256 {
+    type Target = [u8; KEY_LEN];
+    fn deref(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Key256 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key256(redacted)")
+    }
+}
 
 /// Why a `splitEncrypt` string was refused (spec §2 format `hex(iv) + ":" + base64(data)`).
 ///
@@ -124,7 +144,7 @@ pub fn lockbox_value_key(lockbox_key: &[u8], namespace_url: &str, value_name: &s
 /// The key of `icePasswordEncrypted` and `accessSecretProofEncrypted` (spec §6.11, §11):
 /// SHA256(peerSecret).
 pub fn peer_secret_key(peer_secret: &[u8]) -> Key256 {
-    Zeroizing::new(Sha256::digest(peer_secret).into())
+    Key256::new(Sha256::digest(peer_secret).into())
 }
 
 /// The four encrypted values of a private peer file, each keyed by its own phrase (spec §4.2).
@@ -197,7 +217,7 @@ fn hmac_sha256(key: &[u8], message: &str) -> Key256 {
     // HMAC accepts keys of any length (long ones are hashed first), so this cannot fail.
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length");
     mac.update(message.as_bytes());
-    Zeroizing::new(mac.finalize().into_bytes().into())
+    Key256::new(mac.finalize().into_bytes().into())
 }
 
 /// Reads `tests/vectors/derivations.tsv`, the vectors made by the independent Python script

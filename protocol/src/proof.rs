@@ -97,7 +97,7 @@ impl Purpose {
     }
 }
 
-/// Why a presented proof was refused (spec §5, §6.11, §7.5). Both map to 401 toward the peer.
+/// Why a presented proof was refused (spec §5, §6.11, §7.5). An expired proof maps to 401, a wrong one to 403 ([`crate::error::Error::result_code`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ProofError {
     /// `now` is past the proof's `expires`.
