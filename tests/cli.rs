@@ -248,7 +248,7 @@ fn a_file_changed_by_one_byte_is_refused_with_the_right_rule() {
         },
         &find_secret[1..]
     );
-    let c_contact = format!("\"$id\":\"C\",\"contact\":\"peer://example.org/");
+    let c_contact = "\"$id\":\"C\",\"contact\":\"peer://example.org/".to_owned();
     let cases = [
         (
             format!("\"created\":{created}"),
