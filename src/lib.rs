@@ -2,4 +2,14 @@
 //! runs; `main.rs` only parses the command line.
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod commands;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod keys;
+pub mod logging;
+pub mod metrics;
+pub mod net;
+pub mod services;
+pub mod store;

@@ -5,17 +5,34 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use openpeer_gateway::commands::{self, CommandError};
+use openpeer_gateway::config::Settings;
+use openpeer_gateway::logging;
 
 /// The domain side of Open Peer.
 #[derive(Debug, Parser)]
 #[command(name = "openpeer-gateway", version, about)]
 struct Cli {
+    /// Configuration file (layered over the built-in defaults; see config/default.toml).
+    #[arg(
+        long,
+        global = true,
+        env = "OPENPEER_GATEWAY_CONFIG",
+        value_name = "FILE"
+    )]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the domain until Ctrl-C or SIGTERM.
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// List or rotate the domain's service keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Print the canonical JSON (spec §2.1) of a document, `-` for standard input.
     Canonical {
         /// The JSON document.
@@ -27,6 +44,18 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// One JSON line per key: id, service, suite, created, expires, state.
+    List,
+    /// Add a new key (all services, or one); old keys stay published until they expire.
+    Rotate {
+        /// certificates, salt, finder, identity, identity-lookup or namespace-grant.
+        #[arg(long)]
+        service: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum PeerFileCommand {
     /// Generate a key and its public and private peer files.
     Generate(commands::peer_file::GenerateArgs),
@@ -34,14 +63,32 @@ enum PeerFileCommand {
     Validate(commands::peer_file::ValidateArgs),
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let outcome: Result<String, CommandError> = match &cli.command {
+fn settings(cli: &Cli) -> Result<Settings, CommandError> {
+    let settings =
+        Settings::load(cli.config.as_deref()).map_err(|e| CommandError(e.to_string()))?;
+    logging::init(&settings.log);
+    Ok(settings)
+}
+
+fn run(cli: &Cli) -> Result<String, CommandError> {
+    match &cli.command {
+        Command::Serve => async_std::task::block_on(commands::serve::serve(settings(cli)?)),
+        Command::Migrate => async_std::task::block_on(commands::serve::migrate(settings(cli)?)),
+        Command::Keys(KeysCommand::List) => {
+            async_std::task::block_on(commands::serve::keys_list(settings(cli)?))
+        }
+        Command::Keys(KeysCommand::Rotate { service }) => async_std::task::block_on(
+            commands::serve::keys_rotate(settings(cli)?, service.as_deref()),
+        ),
         Command::Canonical { file } => commands::canonical::run(file),
         Command::PeerFile(PeerFileCommand::Generate(args)) => commands::peer_file::generate(args),
         Command::PeerFile(PeerFileCommand::Validate(args)) => commands::peer_file::validate(args),
-    };
-    match outcome {
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
         Ok(stdout) => {
             print!("{stdout}");
             ExitCode::SUCCESS

@@ -3,6 +3,7 @@
 
 pub mod canonical;
 pub mod peer_file;
+pub mod serve;
 
 use std::io::Read as _;
 use std::path::Path;

@@ -1,0 +1,491 @@
+//! Configuration (architecture §7): `config/default.toml` built in, then the file named by
+//! `--config`/`OPENPEER_GATEWAY_CONFIG`, then `OPENPEER_GATEWAY__SECTION__KEY` variables.
+//! Every key is documented with its default in `config/default.toml`; a bad value stops start-up
+//! with a message naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use openpeer_protocol::signature::SignatureSuite;
+use openpeer_protocol::uri::DomainName;
+use serde::Deserialize;
+
+/// The built-in defaults: the documented file itself.
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Why the configuration cannot be used; the message names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+fn invalid(key: &str, problem: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("{key}: {problem}"))
+}
+
+/// The raw layered configuration, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    domain: RawDomain,
+    server: RawServer,
+    database: RawDatabase,
+    signing: RawSigning,
+    limits: Limits,
+    bootstrapper: RawBootstrapper,
+    finder: FinderSettings,
+    log: RawLog,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDomain {
+    name: String,
+    public_url: String,
+    node_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    bind: String,
+    allow_http: String,
+    request_timeout_seconds: u64,
+    shutdown_grace_seconds: u64,
+    tls: RawTls,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: String,
+    key: String,
+    self_signed: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    url: String,
+    url_file: String,
+    max_connections: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSigning {
+    suite: String,
+    key_lifetime_days: u64,
+    rotate_before_days: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBootstrapper {
+    redirect: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    format: String,
+    level: String,
+}
+
+/// Checked configuration of a gateway node.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The domain served.
+    pub domain: DomainName,
+    /// Base URL of this node, without a trailing slash.
+    pub public_url: String,
+    /// Whether `public_url` was derived from `server.bind` (then the bound port replaces a 0).
+    pub public_url_derived: bool,
+    /// This node's id among the domain's nodes.
+    pub node_id: String,
+    /// Listener settings.
+    pub server: ServerSettings,
+    /// Database settings.
+    pub database: DatabaseSettings,
+    /// Domain key settings.
+    pub signing: SigningSettings,
+    /// Request limits.
+    pub limits: Limits,
+    /// `services-get` redirect target, if any.
+    pub bootstrapper_redirect: Option<String>,
+    /// Finder directory settings.
+    pub finder: FinderSettings,
+    /// Logging settings.
+    pub log: LogSettings,
+}
+
+/// Where and how the node listens.
+#[derive(Clone, Debug)]
+pub struct ServerSettings {
+    /// Listen address.
+    pub bind: SocketAddr,
+    /// TLS, or `None` for plain HTTP (allowed by `server.allow_http`).
+    pub tls: Option<TlsSettings>,
+    /// Seconds a request may take to arrive.
+    pub request_timeout_seconds: u64,
+    /// Seconds in-flight requests get on shutdown.
+    pub shutdown_grace_seconds: u64,
+}
+
+/// Where the TLS certificate comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TlsSettings {
+    /// PEM files.
+    Files {
+        /// Certificate chain.
+        cert: PathBuf,
+        /// Private key.
+        key: PathBuf,
+    },
+    /// A self-signed certificate for the domain, made at start.
+    SelfSigned,
+}
+
+/// Database connection settings.
+#[derive(Clone)]
+pub struct DatabaseSettings {
+    /// The sea-orm URL (may contain a password: never printed).
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = self.url.split(':').next().unwrap_or_default();
+        write!(
+            f,
+            "DatabaseSettings({scheme}://…, max_connections: {})",
+            self.max_connections
+        )
+    }
+}
+
+/// Domain key settings.
+#[derive(Clone, Debug)]
+pub struct SigningSettings {
+    /// Suite of new keys.
+    pub suite: SignatureSuite,
+    /// Lifetime of a new key, seconds.
+    pub key_lifetime_seconds: u64,
+    /// Successor made when a key expires within this many seconds.
+    pub rotate_before_seconds: u64,
+}
+
+/// Request limits (architecture §8).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Accepted `$timestamp` skew, seconds.
+    pub timestamp_skew_seconds: u64,
+    /// Cap of `signed-salt-get` `salts`.
+    pub max_salts_per_request: u32,
+    /// Cap of `finders-get` `servers`.
+    pub max_finders_per_request: u32,
+}
+
+/// Finder directory settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinderSettings {
+    /// Seconds a node stays listed after its last heartbeat.
+    pub node_ttl_seconds: u64,
+    /// Published region.
+    pub region: String,
+    /// Published priority.
+    pub priority: u32,
+    /// Published weight.
+    pub weight: u32,
+}
+
+/// Log output.
+#[derive(Clone, Debug)]
+pub struct LogSettings {
+    /// JSON lines instead of text.
+    pub json: bool,
+    /// tracing filter.
+    pub level: String,
+}
+
+impl Settings {
+    /// Loads the layers: defaults, then `file` (if any), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError(format!("{}: no such file", file.display())));
+            }
+            builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml));
+        }
+        let layered = builder
+            .add_source(
+                config::Environment::with_prefix("OPENPEER_GATEWAY")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        let raw: Raw = layered
+            .try_deserialize()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        Settings::check(raw)
+    }
+
+    fn check(raw: Raw) -> Result<Settings, ConfigError> {
+        let domain = DomainName::parse(&raw.domain.name).map_err(|_| {
+            invalid(
+                "domain.name",
+                format_args!("{:?} is not a domain name", raw.domain.name),
+            )
+        })?;
+        let bind: SocketAddr = raw.server.bind.parse().map_err(|_| {
+            invalid(
+                "server.bind",
+                format_args!("{:?} is not an address:port", raw.server.bind),
+            )
+        })?;
+        let tls = match (
+            raw.server.tls.cert.as_str(),
+            raw.server.tls.key.as_str(),
+            raw.server.tls.self_signed,
+        ) {
+            ("", "", false) => None,
+            ("", "", true) => Some(TlsSettings::SelfSigned),
+            (cert, key, false) if !cert.is_empty() && !key.is_empty() => Some(TlsSettings::Files {
+                cert: PathBuf::from(cert),
+                key: PathBuf::from(key),
+            }),
+            (_, _, true) => {
+                return Err(invalid(
+                    "server.tls.self_signed",
+                    "cannot be combined with server.tls.cert/key",
+                ));
+            }
+            _ => return Err(invalid("server.tls", "cert and key must be given together")),
+        };
+        let http_allowed = match raw.server.allow_http.as_str() {
+            "never" => false,
+            "loopback" => bind.ip().is_loopback(),
+            "always" => true,
+            other => {
+                return Err(invalid(
+                    "server.allow_http",
+                    format_args!("{other:?}: use never, loopback or always"),
+                ));
+            }
+        };
+        if tls.is_none() && !http_allowed {
+            return Err(invalid(
+                "server.allow_http",
+                format_args!(
+                    "plain HTTP on {bind} is not allowed: configure server.tls or allow_http = \"always\""
+                ),
+            ));
+        }
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let public_url = match raw.domain.public_url.trim_end_matches('/') {
+            "" => format!("{scheme}://{bind}"),
+            url if url.starts_with("http://") || url.starts_with("https://") => url.to_owned(),
+            url => {
+                return Err(invalid(
+                    "domain.public_url",
+                    format_args!("{url:?} is not an http(s) URL"),
+                ));
+            }
+        };
+        let url = match raw.database.url_file.as_str() {
+            "" => raw.database.url,
+            path => std::fs::read_to_string(path)
+                .map_err(|e| invalid("database.url_file", format_args!("{path}: {e}")))?
+                .trim()
+                .to_owned(),
+        };
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(invalid("database.url", "use sqlite://… or postgres://…"));
+        }
+        if raw.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        let suite = SignatureSuite::from_name(&raw.signing.suite).ok_or_else(|| {
+            invalid(
+                "signing.suite",
+                format_args!("{:?}: use ed25519 or rsa-sha1", raw.signing.suite),
+            )
+        })?;
+        if raw.signing.key_lifetime_days == 0
+            || raw.signing.rotate_before_days >= raw.signing.key_lifetime_days
+        {
+            return Err(invalid(
+                "signing.rotate_before_days",
+                "must be shorter than signing.key_lifetime_days, which must be at least 1",
+            ));
+        }
+        let redirect = match raw.bootstrapper.redirect.as_str() {
+            "" => None,
+            url if url.starts_with("https://") || url.starts_with("http://") => {
+                Some(url.to_owned())
+            }
+            url => {
+                return Err(invalid(
+                    "bootstrapper.redirect",
+                    format_args!("{url:?} is not an http(s) URL"),
+                ));
+            }
+        };
+        let json = match raw.log.format.as_str() {
+            "text" => false,
+            "json" => true,
+            other => {
+                return Err(invalid(
+                    "log.format",
+                    format_args!("{other:?}: use text or json"),
+                ));
+            }
+        };
+        if raw.limits.max_body_bytes < 1024 {
+            return Err(invalid("limits.max_body_bytes", "must be at least 1024"));
+        }
+        Ok(Settings {
+            domain,
+            public_url_derived: raw.domain.public_url.is_empty(),
+            public_url,
+            node_id: match raw.domain.node_id.as_str() {
+                "" => "node-1".to_owned(),
+                id => id.to_owned(),
+            },
+            server: ServerSettings {
+                bind,
+                tls,
+                request_timeout_seconds: raw.server.request_timeout_seconds.max(1),
+                shutdown_grace_seconds: raw.server.shutdown_grace_seconds,
+            },
+            database: DatabaseSettings {
+                url,
+                max_connections: raw.database.max_connections,
+            },
+            signing: SigningSettings {
+                suite,
+                key_lifetime_seconds: raw.signing.key_lifetime_days * 86_400,
+                rotate_before_seconds: raw.signing.rotate_before_days * 86_400,
+            },
+            limits: raw.limits,
+            bootstrapper_redirect: redirect,
+            finder: raw.finder,
+            log: LogSettings {
+                json,
+                level: raw.log.level,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(overrides: &str) -> Result<Settings, ConfigError> {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let file =
+            std::env::temp_dir().join(format!("openpeer-config-{}-{n}.toml", std::process::id()));
+        std::fs::write(&file, overrides).unwrap();
+        let loaded = Settings::load(Some(&file));
+        std::fs::remove_file(&file).unwrap();
+        loaded
+    }
+
+    #[test]
+    fn defaults_make_a_working_localhost_domain() {
+        let s = Settings::load(None).unwrap();
+        assert_eq!(s.domain.as_str(), "localhost");
+        assert_eq!(s.server.bind, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+        assert_eq!(s.server.tls, None);
+        assert_eq!(s.signing.suite, SignatureSuite::Ed25519);
+        assert_eq!(s.node_id, "node-1");
+        assert!(s.database.url.starts_with("sqlite://data/"));
+        assert!(!format!("{:?}", s.database).contains("data/"));
+    }
+
+    #[test]
+    fn a_file_overrides_the_defaults() {
+        let s = with("[domain]\nname = \"Example.org\"\npublic_url = \"https://example.org/\"\n[server.tls]\nself_signed = true\n[signing]\nsuite = \"rsa-sha1\"\n").unwrap();
+        assert_eq!(s.domain.as_str(), "example.org");
+        assert_eq!(s.public_url, "https://example.org");
+        assert_eq!(s.server.tls, Some(TlsSettings::SelfSigned));
+        assert_eq!(s.signing.suite, SignatureSuite::RsaSha1ForLegacyUseOnly);
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (file, key) in [
+            ("[domain]\nname = \"bad_name\"", "domain.name"),
+            ("[server]\nbind = \"nowhere\"", "server.bind"),
+            ("[server]\nbind = \"0.0.0.0:80\"", "server.allow_http"),
+            ("[server]\nallow_http = \"sometimes\"", "server.allow_http"),
+            ("[server.tls]\ncert = \"a.pem\"", "server.tls"),
+            (
+                "[server.tls]\ncert = \"a\"\nkey = \"b\"\nself_signed = true",
+                "server.tls.self_signed",
+            ),
+            ("[database]\nurl = \"mysql://x\"", "database.url"),
+            (
+                "[database]\nurl_file = \"/nonexistent/secret\"",
+                "database.url_file",
+            ),
+            ("[signing]\nsuite = \"dsa\"", "signing.suite"),
+            (
+                "[signing]\nrotate_before_days = 400",
+                "signing.rotate_before_days",
+            ),
+            (
+                "[bootstrapper]\nredirect = \"ftp://x\"",
+                "bootstrapper.redirect",
+            ),
+            ("[log]\nformat = \"xml\"", "log.format"),
+            ("[limits]\nmax_body_bytes = 10", "limits.max_body_bytes"),
+            (
+                "[domain]\npublic_url = \"example.org\"",
+                "domain.public_url",
+            ),
+        ] {
+            let message = with(file).unwrap_err().to_string();
+            assert!(message.contains(key), "{file}: {message}");
+        }
+        let unknown = with("[server]\nbnd = \"x\"").unwrap_err().to_string();
+        assert!(unknown.contains("bnd"), "{unknown}");
+        let wrong_type = with("[limits]\nmax_body_bytes = \"lots\"")
+            .unwrap_err()
+            .to_string();
+        assert!(wrong_type.contains("max_body_bytes"), "{wrong_type}");
+        let missing = Settings::load(Some(Path::new("/nonexistent.toml")))
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("/nonexistent.toml"), "{missing}");
+    }
+
+    #[test]
+    fn a_secret_url_comes_from_its_file() {
+        let secret = std::env::temp_dir().join(format!("openpeer-db-url-{}", std::process::id()));
+        std::fs::write(&secret, "postgres://u:pw@127.0.0.1/test\n").unwrap();
+        let s = with(&format!(
+            "[database]\nurl_file = {:?}",
+            secret.display().to_string()
+        ))
+        .unwrap();
+        assert_eq!(s.database.url, "postgres://u:pw@127.0.0.1/test");
+        assert!(!format!("{:?}", s.database).contains("pw"));
+        std::fs::remove_file(secret).unwrap();
+    }
+}

@@ -1,0 +1,80 @@
+//! `bootstrapper/services-get` (spec §6.1): the services this node serves and their method URIs,
+//! or a 302 to the domain's real bootstrapper.
+
+use openpeer_protocol::error::ResultCode;
+use openpeer_protocol::json::{Object, Value};
+use openpeer_protocol::message::Method;
+
+use crate::config::Settings;
+use crate::error::Error;
+
+/// The well-known path of `services-get` (spec §3).
+pub const WELL_KNOWN_PATH: &str = "/.well-known/openpeer-services-get";
+
+/// Path prefix of every other method URI: `/openpeer/<service type>/<method>`.
+pub const METHOD_PATH_PREFIX: &str = "/openpeer";
+
+/// (service type, methods) served by this node, in `services-get` order.
+const SERVED: [(&str, &[Method]); 4] = [
+    ("bootstrapper", &[Method::ServicesGet]),
+    ("certificates", &[Method::CertificatesGet]),
+    ("bootstrapped-finders", &[Method::FindersGet]),
+    ("salt", &[Method::SignedSaltGet]),
+];
+
+/// The URI of a method of this node.
+pub fn method_uri(settings: &Settings, service_type: &str, method: Method) -> String {
+    match method {
+        Method::ServicesGet => format!("{}{WELL_KNOWN_PATH}", settings.public_url),
+        _ => format!(
+            "{}{METHOD_PATH_PREFIX}/{service_type}/{}",
+            settings.public_url,
+            method.name()
+        ),
+    }
+}
+
+/// The `services` element, built once at start.
+pub fn services_body(settings: &Settings) -> Object {
+    let services = SERVED
+        .iter()
+        .map(|(service_type, methods)| {
+            let methods = methods
+                .iter()
+                .map(|m| {
+                    Value::Object(
+                        Object::new()
+                            .with("name", m.name())
+                            .with("uri", method_uri(settings, service_type, *m)),
+                    )
+                })
+                .collect();
+            Value::Object(
+                Object::new()
+                    .with("$id", *service_type)
+                    .with("type", *service_type)
+                    .with("version", "1.0")
+                    .with(
+                        "methods",
+                        Object::new().with("method", Value::from_list(methods)),
+                    ),
+            )
+        })
+        .collect();
+    Object::new().with(
+        "services",
+        Object::new().with("service", Value::from_list(services)),
+    )
+}
+
+/// Answers `services-get`: the list, or a 302 when the bootstrapper lives elsewhere.
+pub fn services_get(settings: &Settings, body: &Object) -> Result<Object, Error> {
+    match &settings.bootstrapper_redirect {
+        Some(location) => Err(Error::Refused {
+            code: ResultCode::Found,
+            reason: ResultCode::Found.reason(),
+            location: Some(location.clone()),
+        }),
+        None => Ok(body.clone()),
+    }
+}

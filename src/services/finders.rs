@@ -1,0 +1,120 @@
+//! `bootstrapped-finders/finders-get` (spec §6.3): the finders of the domain — one per live
+//! gateway node — each entry signed by the domain's finder key; never more than asked.
+
+use openpeer_protocol::error::ResultCode;
+use openpeer_protocol::json::{Object, Value};
+use openpeer_protocol::signature::{KeyReference, sign_bundle};
+use rand_core::OsRng;
+
+use super::certificates::Published;
+use crate::config::Settings;
+use crate::error::Error;
+use crate::keys::ServiceType;
+use crate::store::StoreError;
+
+/// The finder transport of this gateway: JSON over WebSocket (architecture §4).
+pub const FINDER_TRANSPORT: &str = "websocket";
+
+/// Path of the finder WebSocket on every node.
+pub const FINDER_PATH: &str = "/finder";
+
+/// A gateway node as listed in the directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FinderNode {
+    /// The node id: the finder `$id`.
+    pub node_id: String,
+    /// The finder's WebSocket URL.
+    pub url: String,
+    /// Published region.
+    pub region: String,
+    /// Published priority (lower first).
+    pub priority: u32,
+    /// Published weight.
+    pub weight: u32,
+    /// Unix time the node first registered.
+    pub created: u64,
+    /// Unix time of its last heartbeat.
+    pub last_seen: u64,
+}
+
+/// Storage of the node directory.
+#[async_trait::async_trait]
+pub trait FinderNodeRepo: Send + Sync {
+    /// Registers the node or refreshes its entry (keeping `created`).
+    async fn heartbeat(&self, node: &FinderNode) -> Result<(), StoreError>;
+    /// Nodes seen since `seen_since`, by priority, at most `limit`.
+    async fn live_nodes(&self, seen_since: u64, limit: u64) -> Result<Vec<FinderNode>, StoreError>;
+}
+
+/// This node's directory entry at `now`.
+pub fn this_node(settings: &Settings, now: u64) -> FinderNode {
+    let ws = settings
+        .public_url
+        .replacen("https://", "wss://", 1)
+        .replacen("http://", "ws://", 1);
+    FinderNode {
+        node_id: settings.node_id.clone(),
+        url: format!("{ws}{FINDER_PATH}"),
+        region: settings.finder.region.clone(),
+        priority: settings.finder.priority,
+        weight: settings.finder.weight,
+        created: now,
+        last_seen: now,
+    }
+}
+
+/// Answers `finders-get`: `servers` (default 1) signed finder entries, capped by configuration.
+pub async fn finders_get(
+    repo: &dyn FinderNodeRepo,
+    settings: &Settings,
+    published: &Published,
+    body: &Object,
+    now: u64,
+) -> Result<Object, Error> {
+    let wanted = match body.get("servers") {
+        None => 1,
+        Some(value) => value.as_u64().filter(|n| *n >= 1).ok_or_else(|| {
+            Error::refused(ResultCode::BadRequest, "servers must be a positive number")
+        })?,
+    };
+    let limit = wanted.min(u64::from(settings.limits.max_finders_per_request));
+    let signer = published
+        .ring
+        .active(ServiceType::Finder, now)
+        .ok_or_else(|| Error::refused(ResultCode::TemporarilyUnavailable, "no finder key"))?;
+    let reference = signer.certificate.reference(&settings.domain);
+    let since = now.saturating_sub(settings.finder.node_ttl_seconds);
+    let entries = repo
+        .live_nodes(since, limit)
+        .await?
+        .into_iter()
+        .map(|node| {
+            let protocol = Object::new()
+                .with("transport", FINDER_TRANSPORT)
+                .with("host", node.url.as_str());
+            let finder = Object::new()
+                .with("$id", node.node_id.as_str())
+                .with("protocols", Object::new().with("protocol", protocol))
+                .with(
+                    "key",
+                    KeyReference::X509Data(signer.certificate.key.clone()).to_object(),
+                )
+                .with("priority", node.priority)
+                .with("weight", node.weight)
+                .with("region", node.region.as_str())
+                .with("created", node.created)
+                .with("expires", node.last_seen + settings.finder.node_ttl_seconds);
+            Value::Object(sign_bundle(
+                "finder",
+                finder,
+                &signer.key,
+                &reference,
+                &mut OsRng,
+            ))
+        })
+        .collect();
+    Ok(Object::new().with(
+        "finders",
+        Object::new().with("finderBundle", Value::from_list(entries)),
+    ))
+}

@@ -1,0 +1,85 @@
+//! The domain's services, one file each, behind one dispatcher keyed by (`$handler`, `$method`)
+//! that HTTP (and later the finder) calls with a decoded request.
+
+pub mod bootstrapper;
+pub mod certificates;
+pub mod finders;
+pub mod salt;
+
+use std::sync::{Arc, RwLock};
+
+use openpeer_protocol::error::ResultCode;
+use openpeer_protocol::json::Object;
+use openpeer_protocol::message::Method;
+
+use crate::config::Settings;
+use crate::error::Error;
+use crate::keys::KeyRing;
+use crate::store::Store;
+use certificates::Published;
+
+/// Everything the services of a node share.
+#[derive(Debug)]
+pub struct Services {
+    settings: Arc<Settings>,
+    store: Arc<Store>,
+    published: RwLock<Arc<Published>>,
+    services_get: Object,
+}
+
+impl Services {
+    /// Services over a loaded key ring, at time `now`.
+    pub fn new(settings: Arc<Settings>, store: Arc<Store>, ring: KeyRing, now: u64) -> Services {
+        Services {
+            services_get: bootstrapper::services_body(&settings),
+            published: RwLock::new(Arc::new(Published::new(ring, &settings.domain, now))),
+            settings,
+            store,
+        }
+    }
+
+    /// The node's settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The node's store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The keys and certificates in force.
+    pub fn published(&self) -> Arc<Published> {
+        // A poisoned lock only means a panic elsewhere while swapping an Arc: the value is whole.
+        self.published
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the key ring (after a reload from the database), re-signing the certificates.
+    pub fn set_key_ring(&self, ring: KeyRing, now: u64) {
+        let published = Arc::new(Published::new(ring, &self.settings.domain, now));
+        *self.published.write().unwrap_or_else(|e| e.into_inner()) = published;
+    }
+
+    /// Answers one request: the result body, or why not.
+    pub async fn call(&self, method: Method, body: &Object, now: u64) -> Result<Object, Error> {
+        match method {
+            Method::ServicesGet => bootstrapper::services_get(&self.settings, &self.services_get),
+            Method::CertificatesGet => Ok(self.published().certificates_get.clone()),
+            Method::FindersGet => {
+                finders::finders_get(&*self.store, &self.settings, &self.published(), body, now)
+                    .await
+            }
+            Method::SignedSaltGet => {
+                salt::signed_salt_get(&*self.store, &self.settings, &self.published(), body, now)
+                    .await
+            }
+            _ => Err(Error::refused(
+                ResultCode::NotImplemented,
+                "method not served by this domain",
+            )),
+        }
+    }
+}
