@@ -17,9 +17,6 @@ use crate::services::Services;
 use crate::services::finders::{FinderNodeRepo as _, this_node};
 use crate::store::{Store, StoreError};
 
-/// How often a node refreshes its finder entry and reloads the key ring.
-const HEARTBEAT: Duration = Duration::from_secs(30);
-
 /// The shared state of a running node.
 #[derive(Debug)]
 pub struct Gateway {
@@ -169,11 +166,14 @@ pub async fn start(mut settings: Settings) -> Result<RunningGateway, StartError>
     })
 }
 
-/// Every [`HEARTBEAT`]: refresh this node's finder entry and republish the key ring as stored.
+/// Every third of `finder.node_ttl_seconds`: refresh this node's finder entry (so it never
+/// drops out of `finders-get`) and republish the key ring as stored.
 async fn background(gateway: Arc<Gateway>, stopped: channel::Receiver<()>) {
+    let heartbeat =
+        Duration::from_secs((gateway.services.settings().finder.node_ttl_seconds / 3).max(1));
     loop {
         let tick = async {
-            async_std::task::sleep(HEARTBEAT).await;
+            async_std::task::sleep(heartbeat).await;
             true
         };
         let stop = async {

@@ -73,6 +73,9 @@ pub struct StoredKey {
     pub id: String,
     /// The service type.
     pub service: ServiceType,
+    /// Order of creation within the ring: the highest valid one of a service is its active key
+    /// (seconds alone cannot order two rotations within one second).
+    pub generation: u64,
     /// PKCS#8 DER private key.
     pub private_pkcs8: Zeroizing<Vec<u8>>,
     /// Unix time of creation.
@@ -114,6 +117,8 @@ pub struct DomainKey {
     pub key: SigningKey,
     /// Unix time of creation.
     pub created: u64,
+    /// Order of creation within the ring.
+    pub generation: u64,
 }
 
 impl DomainKey {
@@ -140,7 +145,7 @@ pub enum KeyRingError {
     Generation(ServiceType),
 }
 
-/// All keys of the domain, oldest first.
+/// All keys of the domain, in order of creation.
 #[derive(Debug)]
 pub struct KeyRing {
     keys: Vec<Arc<DomainKey>>,
@@ -184,9 +189,10 @@ impl KeyRing {
                 },
                 key,
                 created: stored.created,
+                generation: stored.generation,
             }));
         }
-        keys.sort_by_key(|k| (k.created, k.certificate.id.clone()));
+        keys.sort_by_key(|k| (k.generation, k.certificate.id.clone()));
         Ok(KeyRing { keys })
     }
 
@@ -203,9 +209,16 @@ impl KeyRing {
         let key = async_std::task::spawn_blocking(move || SigningKey::generate(suite, &mut OsRng))
             .await
             .map_err(|_| KeyRingError::Generation(service))?;
+        let generation = self
+            .keys
+            .iter()
+            .map(|k| k.generation + 1)
+            .max()
+            .unwrap_or(0);
         let stored = StoredKey {
             id: to_hex(&random_bytes(&mut OsRng, 16)),
             service,
+            generation,
             private_pkcs8: key.to_pkcs8_der(),
             created: now,
             expires: now.saturating_add(signing.key_lifetime_seconds),
@@ -222,6 +235,7 @@ impl KeyRing {
             },
             key,
             created: now,
+            generation,
         });
         self.keys.push(added.clone());
         Ok(added)

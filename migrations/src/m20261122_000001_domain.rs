@@ -12,6 +12,7 @@ enum DomainKeys {
     Table,
     Id,
     Service,
+    Generation,
     Suite,
     PrivateKey,
     PublicKey,
@@ -49,6 +50,7 @@ impl MigrationTrait for Migration {
                     .table(DomainKeys::Table)
                     .col(string(DomainKeys::Id).primary_key())
                     .col(string(DomainKeys::Service))
+                    .col(big_integer(DomainKeys::Generation))
                     .col(string(DomainKeys::Suite))
                     .col(binary(DomainKeys::PrivateKey))
                     .col(binary(DomainKeys::PublicKey))

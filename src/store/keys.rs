@@ -12,7 +12,7 @@ use crate::keys::{KeyRepo, ServiceType, StoredKey};
 impl KeyRepo for Store {
     async fn load_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
         domain_key::Entity::find()
-            .order_by_asc(domain_key::Column::Created)
+            .order_by_asc(domain_key::Column::Generation)
             .all(&self.db)
             .await?
             .into_iter()
@@ -22,6 +22,7 @@ impl KeyRepo for Store {
                         corrupt("domain_keys", format_args!("service {:?}", row.service))
                     })?,
                     id: row.id,
+                    generation: u64::try_from(row.generation).unwrap_or(0),
                     private_pkcs8: Zeroizing::new(row.private_key),
                     created: from_db_time(row.created),
                     expires: from_db_time(row.expires),
@@ -39,6 +40,7 @@ impl KeyRepo for Store {
         domain_key::ActiveModel {
             id: Set(key.id.clone()),
             service: Set(key.service.as_str().to_owned()),
+            generation: Set(i64::try_from(key.generation).unwrap_or(i64::MAX)),
             suite: Set(suite.name().to_owned()),
             private_key: Set(key.private_pkcs8.to_vec()),
             public_key: Set(public_spki.to_vec()),

@@ -8,6 +8,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub service: String,
+    pub generation: i64,
     pub suite: String,
     pub private_key: Vec<u8>,
     pub public_key: Vec<u8>,

@@ -1,0 +1,349 @@
+//! The operator's contract of `serve`, `migrate` and `keys`, run as the real binary over SQLite
+//! in a temporary directory: start-up, answering, a clean stop on SIGTERM, configuration errors
+//! that name their key, and key listing and rotation.
+
+mod support;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use openpeer_protocol::json::{Object, parse};
+use openpeer_protocol::message::MessageKind;
+
+use support::{SERVICES_GET, TempDir, get, ok_body, post, write_config};
+
+/// The binary with a clean environment: no inherited configuration variables or log filter.
+fn gateway() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_openpeer-gateway"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("OPENPEER_GATEWAY") {
+            command.env_remove(&name);
+        }
+    }
+    command.env_remove("RUST_LOG");
+    command
+}
+
+fn run(config: &Path, args: &[&str]) -> Output {
+    gateway()
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("run the gateway binary")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}, stderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 stdout")
+}
+
+/// Asserts exit status 1 and returns stderr.
+fn failure(output: &Output) -> String {
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "stdout: {}, stderr: {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stderr.clone()).expect("UTF-8 stderr")
+}
+
+fn sqlite_url(dir: &TempDir) -> String {
+    format!("sqlite://{}/data/gw.db?mode=rwc", dir.path().display())
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind an ephemeral port")
+        .port()
+}
+
+fn wait_for_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// Runs `serve` until `/healthz` answers, lets `check` talk to it, then stops it with SIGTERM
+/// and asserts a clean exit (status 0) within 5 s; returns its log.
+fn serve_and_stop(dir: &TempDir, config: &Path, addr: SocketAddr, check: impl FnOnce()) -> String {
+    let log = dir.join("serve.log");
+    let mut child = gateway()
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("spawn serve");
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            panic!("serve exited early with {status}: {}", read_log());
+        }
+        if std::net::TcpStream::connect(addr).is_ok()
+            && async_std::task::block_on(get(addr, "/healthz")).status == 200
+        {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("/healthz did not answer within 15 s: {}", read_log());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    check();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success(), "kill -TERM failed");
+    let status = wait_for_exit(&mut child, Duration::from_secs(5));
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("serve did not stop within 5 s of SIGTERM: {}", read_log());
+    };
+    let log = read_log();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status after SIGTERM; log:\n{log}"
+    );
+    log
+}
+
+fn key_lines(config: &Path) -> Vec<Object> {
+    stdout(&run(config, &["keys", "list"]))
+        .lines()
+        .map(|line| parse(line).unwrap_or_else(|e| panic!("{line:?}: {e}")))
+        .collect()
+}
+
+#[test]
+fn serve_answers_stops_on_sigterm_and_keys_can_be_listed_and_rotated() {
+    let dir = TempDir::new("serve");
+    let port = free_port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let config = write_config(&dir, &sqlite_url(&dir), &addr.to_string(), "");
+    let log = serve_and_stop(&dir, &config, addr, || {
+        let response = async_std::task::block_on(post(addr, SERVICES_GET, ""));
+        let answer = response.message();
+        assert_eq!(answer.envelope.kind, MessageKind::Result);
+        assert_eq!(answer.envelope.id, None);
+        assert_eq!(answer.envelope.timestamp, None);
+        let services = ok_body(&answer)
+            .get_object("services")
+            .expect("services")
+            .get_list("service");
+        assert_eq!(services.len(), 4);
+        assert!(
+            response
+                .text()
+                .contains(&format!("\"http://{addr}/openpeer/salt/signed-salt-get\"")),
+            "{}",
+            response.text()
+        );
+    });
+    assert!(log.contains("serving"), "log:\n{log}");
+    assert!(log.contains("stopped"), "log:\n{log}");
+    assert!(dir.path().join("data/gw.db").exists(), "database file made");
+
+    assert_eq!(
+        stdout(&run(&config, &["migrate"])),
+        "database is up to date\n"
+    );
+
+    let keys = key_lines(&config);
+    assert_eq!(keys.len(), 6, "one key per service: {keys:?}");
+    let mut services: Vec<&str> = keys
+        .iter()
+        .map(|k| k.get_str("service").expect("service"))
+        .collect();
+    services.sort_unstable();
+    assert_eq!(
+        services,
+        [
+            "certificates",
+            "finder",
+            "identity",
+            "identity-lookup",
+            "namespace-grant",
+            "salt"
+        ]
+    );
+    for key in &keys {
+        assert_eq!(key.get_str("state"), Some("active"), "{key:?}");
+        assert_eq!(key.get_str("suite"), Some("ed25519"), "{key:?}");
+        assert_eq!(key.get_str("id").map(str::len), Some(32), "{key:?}");
+        let (created, expires) = (key.get_u64("created"), key.get_u64("expires"));
+        assert_eq!(
+            expires.zip(created).map(|(e, c)| e - c),
+            Some(365 * 86_400),
+            "{key:?}"
+        );
+    }
+    let old_salt = keys
+        .iter()
+        .find(|k| k.get_str("service") == Some("salt"))
+        .and_then(|k| k.get_str("id"))
+        .expect("salt key")
+        .to_owned();
+
+    let rotated = parse(stdout(&run(&config, &["keys", "rotate", "--service", "salt"])).trim())
+        .expect("rotate prints JSON");
+    let added = rotated.get_list("added");
+    assert_eq!(added.len(), 1, "{rotated:?}");
+    let new_salt = added[0]
+        .as_object()
+        .and_then(|a| a.get_str("id"))
+        .expect("added id")
+        .to_owned();
+    assert_ne!(new_salt, old_salt);
+
+    let keys = key_lines(&config);
+    assert_eq!(keys.len(), 7, "{keys:?}");
+    let salt_keys: Vec<&Object> = keys
+        .iter()
+        .filter(|k| k.get_str("service") == Some("salt"))
+        .collect();
+    assert_eq!(salt_keys.len(), 2);
+    let mut states: Vec<&str> = salt_keys
+        .iter()
+        .map(|k| k.get_str("state").expect("state"))
+        .collect();
+    states.sort_unstable();
+    assert_eq!(states, ["active", "published"]);
+    let ids: Vec<&str> = salt_keys
+        .iter()
+        .map(|k| k.get_str("id").expect("id"))
+        .collect();
+    assert!(
+        ids.contains(&old_salt.as_str()) && ids.contains(&new_salt.as_str()),
+        "{ids:?}"
+    );
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.get_str("state") == Some("active"))
+            .count(),
+        6,
+        "one active key per service"
+    );
+
+    let refused = failure(&run(&config, &["keys", "rotate", "--service", "nope"]));
+    assert!(refused.contains("nope"), "{refused}");
+    for service in [
+        "certificates",
+        "salt",
+        "finder",
+        "identity",
+        "identity-lookup",
+        "namespace-grant",
+    ] {
+        assert!(refused.contains(service), "{service} not named: {refused}");
+    }
+    assert_eq!(
+        key_lines(&config).len(),
+        7,
+        "a refused rotation adds nothing"
+    );
+}
+
+#[test]
+fn migrate_makes_a_fresh_database() {
+    let dir = TempDir::new("migrate");
+    let config = write_config(&dir, &sqlite_url(&dir), "127.0.0.1:0", "");
+    assert_eq!(
+        stdout(&run(&config, &["migrate"])),
+        "database is up to date\n"
+    );
+    assert!(dir.path().join("data/gw.db").exists());
+    // Twice is fine.
+    assert_eq!(
+        stdout(&run(&config, &["migrate"])),
+        "database is up to date\n"
+    );
+    assert_eq!(
+        stdout(&run(&config, &["keys", "list"])),
+        "",
+        "no keys before serve"
+    );
+}
+
+#[test]
+fn a_bad_bind_address_stops_start_up_naming_the_key() {
+    let dir = TempDir::new("bad-bind");
+    let config = dir.join("bad.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nbind = \"nowhere\"\n[database]\nurl = {:?}\n",
+            sqlite_url(&dir)
+        ),
+    )
+    .expect("write config");
+    let stderr = failure(&run(&config, &["serve"]));
+    assert!(stderr.contains("server.bind"), "{stderr}");
+    assert!(stderr.contains("nowhere"), "{stderr}");
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing made on a bad configuration"
+    );
+}
+
+#[test]
+fn an_environment_override_is_checked_too() {
+    let dir = TempDir::new("bad-env");
+    let config = write_config(&dir, &sqlite_url(&dir), "127.0.0.1:0", "");
+    let output = gateway()
+        .env("OPENPEER_GATEWAY__DOMAIN__NAME", "bad_name")
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run");
+    let stderr = failure(&output);
+    assert!(stderr.contains("domain.name"), "{stderr}");
+    assert!(stderr.contains("bad_name"), "{stderr}");
+}
+
+#[test]
+fn other_bad_configurations_name_their_key() {
+    let dir = TempDir::new("bad-config");
+    let url = sqlite_url(&dir);
+    for (extra, key) in [
+        ("signing.suite = \"dsa\"", "signing.suite"),
+        ("server.allow_http = \"sometimes\"", "server.allow_http"),
+        ("[limits]\nmax_body_bytes = 10", "limits.max_body_bytes"),
+        (
+            "[bootstrapper]\nredirect = \"ftp://x\"",
+            "bootstrapper.redirect",
+        ),
+        ("[server.tls]\ncert = \"only-a-cert.pem\"", "server.tls"),
+    ] {
+        let config = write_config(&dir, &url, "127.0.0.1:0", extra);
+        let stderr = failure(&run(&config, &["serve"]));
+        assert!(stderr.contains(key), "{extra}: {stderr}");
+    }
+    let missing = dir.join("missing.toml");
+    let stderr = failure(&run(&missing, &["serve"]));
+    assert!(stderr.contains("missing.toml"), "{stderr}");
+}
