@@ -705,6 +705,41 @@ pub fn encode(message: &Message) -> String {
     render_object(&message.to_document())
 }
 
+/// A body rendered once in canonical form, for answers that are the same for every request
+/// (`services-get`, `certificates-get`): per request only the envelope is rendered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderedBody {
+    /// The canonical members, without the enclosing braces.
+    members: String,
+}
+
+impl RenderedBody {
+    /// Renders `body`. Only child elements qualify (no `$`-attribute, no `#text`, not empty):
+    /// they sort after every envelope attribute, so the rendering can follow the envelope's.
+    pub fn new(body: &Object) -> Option<RenderedBody> {
+        if body.is_empty() || body.iter().any(|(k, _)| k.starts_with('$') || k == "#text") {
+            return None;
+        }
+        let full = render_object(body);
+        let members = full.strip_prefix('{')?.strip_suffix('}')?.to_owned();
+        Some(RenderedBody { members })
+    }
+}
+
+/// Renders `envelope` with a pre-rendered body; byte-identical to [`encode`] of the same message.
+pub fn encode_rendered(envelope: &Envelope, body: &RenderedBody) -> String {
+    let mut root = Object::new();
+    envelope.write_into(&mut root);
+    let attributes = render_object(&root);
+    let kind = envelope.kind.as_str();
+    match attributes.strip_suffix('}') {
+        // `{"$a":…,"$b":…}`: the body members follow the last attribute.
+        Some(open) if open.starts_with('{') => format!("{{\"{kind}\":{open},{}}}}}", body.members),
+        // No attribute at all (an empty element renders as `""`).
+        _ => format!("{{\"{kind}\":{{{}}}}}", body.members),
+    }
+}
+
 #[cfg(test)]
 #[path = "message_test.rs"]
 mod tests;

@@ -596,3 +596,31 @@ proptest! {
         prop_assert_eq!(decode(&encode(&message)), Ok(message));
     }
 }
+
+#[test]
+fn a_rendered_body_encodes_byte_identically() {
+    let body = crate::json::parse(
+        r#"{"services":{"service":[{"type":"b","$id":"x"},{"type":"a","$id":"y"}]},"alpha":"1"}"#,
+    )
+    .unwrap();
+    let rendered = RenderedBody::new(&body).unwrap();
+    let request = Message::from_document(
+        crate::json::parse(r#"{"request":{"$domain":"example.org","$id":"i","$handler":"bootstrapper","$method":"services-get","$appid":"a"}}"#).unwrap(),
+    )
+    .unwrap();
+    let with_timestamp = request.envelope.result_envelope(1_400_000_000);
+    let mut bare = Envelope::new(MessageKind::Result, Method::ServicesGet);
+    bare.handler = None;
+    bare.method = None;
+    for envelope in [with_timestamp, bare] {
+        assert_eq!(
+            encode_rendered(&envelope, &rendered),
+            encode(&Message::new(envelope.clone(), body.clone()))
+        );
+    }
+    assert!(RenderedBody::new(&Object::new()).is_none());
+    assert!(RenderedBody::new(&crate::json::parse(r#"{"$x":"1","a":"2"}"#).unwrap()).is_none());
+    assert!(
+        RenderedBody::new(&crate::json::parse(r##"{"#text":"t","a":"2"}"##).unwrap()).is_none()
+    );
+}

@@ -6,15 +6,15 @@ use std::time::Instant;
 use futures_lite::AsyncReadExt as _;
 use openpeer_protocol::error::ResultCode;
 use openpeer_protocol::json::Object;
-use openpeer_protocol::message::{self, Envelope, Message, MessageKind, Method};
+use openpeer_protocol::message::{self, Envelope, ErrorResult, Message, MessageKind, Method};
 use openpeer_protocol::uri::DomainName;
 
 use super::State;
 use crate::app::Gateway;
 use crate::commands::unix_now;
 use crate::error::Error;
-use crate::services::Services;
 use crate::services::bootstrapper::WELL_KNOWN_PATH;
+use crate::services::{Reply, Services};
 
 /// An answer and what metrics record of it.
 #[derive(Debug)]
@@ -116,9 +116,9 @@ pub async fn answer(gateway: &Gateway, text: &str, now: u64) -> Answer {
             tracing::debug!(error = %e, method = ?method, "request refused");
         }
     }
-    let (reply, code) = reply(&request.envelope, outcome, now);
+    let (document, code) = reply(&request.envelope, outcome, Some(now));
     Answer {
-        document: message::encode(&reply),
+        document,
         method,
         code,
     }
@@ -152,16 +152,23 @@ fn check(gateway: &Gateway, envelope: &Envelope, now: u64) -> Result<Method, Err
     envelope.method().map_err(|e| Error::Protocol(e.into()))
 }
 
-/// The result (or error) answering `request`, and its code.
-fn reply(request: &Envelope, outcome: Result<Object, Error>, now: u64) -> (Message, u16) {
+/// The result (or error) document answering `request`, and its code. `now` becomes the
+/// `$timestamp`; the static-file form has none.
+fn reply(request: &Envelope, outcome: Result<Reply, Error>, now: Option<u64>) -> (String, u16) {
+    let mut envelope = request.result_envelope(now.unwrap_or_default());
+    envelope.timestamp = now;
     match outcome {
-        Ok(body) => (Message::result_for(request, now, body), 200),
+        Ok(Reply::Body(body)) => (message::encode(&Message::new(envelope, body)), 200),
+        Ok(Reply::Rendered(body)) => (message::encode_rendered(&envelope, &body), 200),
         Err(e) => {
             let (code, reason) = e.wire();
-            (
-                Message::error_for(request, now, code, Some(reason), e.location()),
-                code.code(),
-            )
+            let error = ErrorResult {
+                code: code.code(),
+                reason: reason.to_owned(),
+                location: e.location().map(str::to_owned),
+            };
+            let body = Object::new().with("error", error.to_object());
+            (message::encode(&Message::new(envelope, body)), code.code())
         }
     }
 }
@@ -173,7 +180,5 @@ pub async fn static_services_get_document(services: &Services) -> String {
         ..Envelope::new(MessageKind::Request, Method::ServicesGet)
     };
     let outcome = services.call(Method::ServicesGet, &Object::new(), 0).await;
-    let (mut document, _) = reply(&request, outcome, 0);
-    document.envelope.timestamp = None;
-    message::encode(&document)
+    reply(&request, outcome, None).0
 }

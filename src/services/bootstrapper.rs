@@ -2,8 +2,10 @@
 //! or a 302 to the domain's real bootstrapper.
 
 use openpeer_protocol::error::ResultCode;
+use std::sync::Arc;
+
 use openpeer_protocol::json::{Object, Value};
-use openpeer_protocol::message::Method;
+use openpeer_protocol::message::{Method, RenderedBody};
 
 use crate::config::Settings;
 use crate::error::Error;
@@ -67,14 +69,18 @@ pub fn services_body(settings: &Settings) -> Object {
     )
 }
 
-/// Answers `services-get`: the list, or a 302 when the bootstrapper lives elsewhere.
-pub fn services_get(settings: &Settings, body: &Object) -> Result<Object, Error> {
+/// Answers `services-get`: the list rendered at start, or a 302 when the bootstrapper lives
+/// elsewhere.
+pub fn services_get(
+    settings: &Settings,
+    body: &Arc<RenderedBody>,
+) -> Result<Arc<RenderedBody>, Error> {
     match &settings.bootstrapper_redirect {
         Some(location) => Err(Error::Refused {
             code: ResultCode::Found,
             reason: ResultCode::Found.reason(),
             location: Some(location.clone()),
         }),
-        None => Ok(body.clone()),
+        None => Ok(Arc::clone(body)),
     }
 }

@@ -1,8 +1,11 @@
 //! `certificates/certificates-get` (spec §6.2): every valid certificate of the domain, each
 //! signed by the active certificates key. Signed once per key ring change, not per request.
 
+use std::sync::Arc;
+
 use openpeer_protocol::certificates::CertificateSet;
 use openpeer_protocol::json::Object;
+use openpeer_protocol::message::RenderedBody;
 use openpeer_protocol::uri::DomainName;
 use rand_core::OsRng;
 
@@ -13,8 +16,8 @@ use crate::keys::{KeyRing, ServiceType};
 pub struct Published {
     /// The keys.
     pub ring: KeyRing,
-    /// The `certificates-get` result body.
-    pub certificates_get: Object,
+    /// The `certificates-get` result body, rendered.
+    pub certificates_get: Arc<RenderedBody>,
 }
 
 impl Published {
@@ -31,9 +34,10 @@ impl Published {
             // Without a certificates key nothing can be vouched for; readiness reports it.
             None => Vec::new(),
         };
+        let body = Object::new().with("certificates", CertificateSet::result_element(bundles));
         Published {
-            certificates_get: Object::new()
-                .with("certificates", CertificateSet::result_element(bundles)),
+            // Invariant: a body of one child element (no `$`, no `#text`) always renders.
+            certificates_get: Arc::new(RenderedBody::new(&body).expect("one child element")),
             ring,
         }
     }

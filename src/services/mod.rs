@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 
 use openpeer_protocol::error::ResultCode;
 use openpeer_protocol::json::Object;
-use openpeer_protocol::message::Method;
+use openpeer_protocol::message::{Method, RenderedBody};
 
 use crate::config::Settings;
 use crate::error::Error;
@@ -24,14 +24,27 @@ pub struct Services {
     settings: Arc<Settings>,
     store: Arc<Store>,
     published: RwLock<Arc<Published>>,
-    services_get: Object,
+    services_get: Arc<RenderedBody>,
+}
+
+/// A service's answer: a body built for this request, or one rendered once and shared.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// Built for this request.
+    Body(Object),
+    /// The same for every request, already canonical.
+    Rendered(Arc<RenderedBody>),
 }
 
 impl Services {
     /// Services over a loaded key ring, at time `now`.
     pub fn new(settings: Arc<Settings>, store: Arc<Store>, ring: KeyRing, now: u64) -> Services {
         Services {
-            services_get: bootstrapper::services_body(&settings),
+            // Invariant: the body is the one child element `services`, which always renders.
+            services_get: Arc::new(
+                RenderedBody::new(&bootstrapper::services_body(&settings))
+                    .expect("one child element"),
+            ),
             published: RwLock::new(Arc::new(Published::new(ring, &settings.domain, now))),
             settings,
             store,
@@ -64,17 +77,22 @@ impl Services {
     }
 
     /// Answers one request: the result body, or why not.
-    pub async fn call(&self, method: Method, body: &Object, now: u64) -> Result<Object, Error> {
+    pub async fn call(&self, method: Method, body: &Object, now: u64) -> Result<Reply, Error> {
+        let published = self.published();
         match method {
-            Method::ServicesGet => bootstrapper::services_get(&self.settings, &self.services_get),
-            Method::CertificatesGet => Ok(self.published().certificates_get.clone()),
+            Method::ServicesGet => {
+                bootstrapper::services_get(&self.settings, &self.services_get).map(Reply::Rendered)
+            }
+            Method::CertificatesGet => Ok(Reply::Rendered(Arc::clone(&published.certificates_get))),
             Method::FindersGet => {
-                finders::finders_get(&*self.store, &self.settings, &self.published(), body, now)
+                finders::finders_get(&*self.store, &self.settings, &published, body, now)
                     .await
+                    .map(Reply::Body)
             }
             Method::SignedSaltGet => {
-                salt::signed_salt_get(&*self.store, &self.settings, &self.published(), body, now)
+                salt::signed_salt_get(&*self.store, &self.settings, &published, body, now)
                     .await
+                    .map(Reply::Body)
             }
             _ => Err(Error::refused(
                 ResultCode::NotImplemented,

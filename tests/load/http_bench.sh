@@ -61,6 +61,7 @@ start_gateway 18081 "postgres://postgres@127.0.0.1:5432/openpeer_bench"
 # nginx serves the gateway's own services-get answer as a static file, POST allowed.
 mkdir -p "$WORK/www" "$WORK/nginx"
 curl -fs -X POST --data-binary @"$WORK/services-get.json" http://127.0.0.1:18080/.well-known/openpeer-services-get > "$WORK/www/services-get.json"
+chmod -R a+rX "$WORK"  # nginx workers run as another user
 cat > "$WORK/nginx/nginx.conf" <<NGINX
 worker_processes auto;
 pid $WORK/nginx/nginx.pid;
