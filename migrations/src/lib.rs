@@ -3,6 +3,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_domain;
+mod m20261122_000002_identity;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -10,6 +11,9 @@ pub struct Migrator;
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_domain::Migration)]
+        vec![
+            Box::new(m20261122_000001_domain::Migration),
+            Box::new(m20261122_000002_identity::Migration),
+        ]
     }
 }

@@ -3,6 +3,7 @@
 //! and active models never leave this module.
 
 mod entity;
+mod identity;
 mod keys;
 mod nodes;
 mod salts;

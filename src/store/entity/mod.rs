@@ -1,5 +1,12 @@
 //! sea-orm entities: the table shapes of `migrations/`. They never leave `store/`.
 
+pub mod access_token;
 pub mod domain_key;
 pub mod finder_node;
+pub mod identity;
 pub mod issued_salt;
+pub mod local_account;
+pub mod lookup_entry;
+pub mod pending_login;
+pub mod relogin_key;
+pub mod used_nonce;
