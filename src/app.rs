@@ -10,6 +10,8 @@ use async_std::net::TcpListener;
 use crate::commands::unix_now;
 use crate::config::{Settings, TlsSettings};
 use crate::http;
+use crate::identity::local::FailureLimiter;
+use crate::identity::providers::Providers;
 use crate::keys::{KeyRing, KeyRingError};
 use crate::metrics::Metrics;
 use crate::net::{self, RunningServer, ServeOptions, TlsSource};
@@ -26,6 +28,10 @@ pub struct Gateway {
     pub metrics: Metrics,
     /// The `GET` form of `services-get`, rendered once.
     pub static_services_get: String,
+    /// Recent failed local logins, per account and per address.
+    pub login_failures: FailureLimiter,
+    /// The upstream identity providers.
+    pub providers: Providers,
 }
 
 /// Why a node could not start.
@@ -141,12 +147,15 @@ pub async fn start(mut settings: Settings) -> Result<RunningGateway, StartError>
     };
     let store = Arc::new(store);
     store.heartbeat(&this_node(&settings, now)).await?;
+    let settings_identity_providers = settings.identity.providers.clone();
     let services = Services::new(Arc::new(settings), Arc::clone(&store), ring, now);
     let static_services_get = http::static_services_get_document(&services).await;
     let gateway = Arc::new(Gateway {
         services,
         metrics: Metrics::default(),
         static_services_get,
+        login_failures: FailureLimiter::default(),
+        providers: Providers::new(settings_identity_providers),
     });
     let server = net::serve(http::routes(Arc::clone(&gateway)), listener, options)
         .await

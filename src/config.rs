@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use openpeer_identity_providers::{ProviderConfig, providers_from_table};
 use openpeer_protocol::signature::SignatureSuite;
 use openpeer_protocol::uri::DomainName;
 use serde::Deserialize;
@@ -34,6 +35,19 @@ struct Raw {
     bootstrapper: RawBootstrapper,
     finder: FinderSettings,
     log: RawLog,
+    identity: RawIdentity,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentity {
+    access_lifetime_seconds: u64,
+    login_timeout_seconds: u64,
+    relogin_lifetime_days: u64,
+    lookup_expires_seconds: u64,
+    max_lookup_identities: usize,
+    local: LocalSettings,
+    providers: std::collections::BTreeMap<String, ProviderConfig>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,6 +130,43 @@ pub struct Settings {
     pub finder: FinderSettings,
     /// Logging settings.
     pub log: LogSettings,
+    /// Identity service settings.
+    pub identity: IdentitySettings,
+}
+
+/// The identity service.
+#[derive(Clone, Debug)]
+pub struct IdentitySettings {
+    /// Lifetime of access tokens, seconds.
+    pub access_lifetime_seconds: u64,
+    /// Time a provider login may take, seconds.
+    pub login_timeout_seconds: u64,
+    /// Lifetime of re-login keys, seconds.
+    pub relogin_lifetime_seconds: u64,
+    /// `expires` distance of lookup results, seconds.
+    pub lookup_expires_seconds: u64,
+    /// Most identities per lookup request.
+    pub max_lookup_identities: usize,
+    /// Local accounts.
+    pub local: LocalSettings,
+    /// Enabled upstream providers, by name.
+    pub providers: Vec<ProviderConfig>,
+}
+
+/// Local username/password accounts.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalSettings {
+    /// Whether local accounts log in at all.
+    pub enabled: bool,
+    /// Whether the identity service may create accounts.
+    pub signup: bool,
+    /// Failures allowed per account within the window.
+    pub max_failures_per_account: u32,
+    /// Failures allowed per client address within the window.
+    pub max_failures_per_address: u32,
+    /// The window, seconds.
+    pub failure_window_seconds: u64,
 }
 
 /// Where and how the node listens.
@@ -353,6 +404,7 @@ impl Settings {
                 ));
             }
         };
+        let identity = check_identity(raw.identity)?;
         if raw.limits.max_body_bytes < 1024 {
             return Err(invalid("limits.max_body_bytes", "must be at least 1024"));
         }
@@ -386,8 +438,50 @@ impl Settings {
                 json,
                 level: raw.log.level,
             },
+            identity,
         })
     }
+}
+
+fn check_identity(raw: RawIdentity) -> Result<IdentitySettings, ConfigError> {
+    if raw.access_lifetime_seconds == 0 || raw.login_timeout_seconds == 0 {
+        return Err(invalid(
+            "identity.access_lifetime_seconds",
+            "lifetimes must be at least 1 second",
+        ));
+    }
+    if raw.providers.contains_key("local") {
+        return Err(invalid(
+            "identity.providers.local",
+            "\"local\" is the name of the local accounts",
+        ));
+    }
+    let providers: Vec<ProviderConfig> = providers_from_table(raw.providers)
+        .map_err(|e| invalid("identity.providers", e))?
+        .into_iter()
+        .filter(|p| p.enabled)
+        .collect();
+    for provider in &providers {
+        let key = format!("identity.providers.{}", provider.name);
+        let domain = provider
+            .effective_identity_domain()
+            .map_err(|e| invalid(&key, e))?;
+        if DomainName::parse(&domain).is_err() {
+            return Err(invalid(
+                &format!("{key}.identity_domain"),
+                format_args!("{domain:?} is not a domain name usable in identity URIs"),
+            ));
+        }
+    }
+    Ok(IdentitySettings {
+        access_lifetime_seconds: raw.access_lifetime_seconds,
+        login_timeout_seconds: raw.login_timeout_seconds,
+        relogin_lifetime_seconds: raw.relogin_lifetime_days.saturating_mul(86_400),
+        lookup_expires_seconds: raw.lookup_expires_seconds,
+        max_lookup_identities: raw.max_lookup_identities.max(1),
+        local: raw.local,
+        providers,
+    })
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod identity;
 pub mod keys;
 pub mod logging;
 pub mod metrics;

@@ -33,6 +33,9 @@ enum Command {
     /// List or rotate the domain's service keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage local accounts.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
     /// Print the canonical JSON (spec §2.1) of a document, `-` for standard input.
     Canonical {
         /// The JSON document.
@@ -52,6 +55,16 @@ enum KeysCommand {
         /// certificates, salt, finder, identity, identity-lookup or namespace-grant.
         #[arg(long)]
         service: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountsCommand {
+    /// Create a local account, identity://<domain>/<username>. The password is read from
+    /// OPENPEER_ACCOUNT_PASSWORD or, without it, from the first line of standard input.
+    Add {
+        /// The username: letters, digits, '.', '_' or '-'.
+        username: String,
     },
 }
 
@@ -80,10 +93,29 @@ fn run(cli: &Cli) -> Result<String, CommandError> {
         Command::Keys(KeysCommand::Rotate { service }) => async_std::task::block_on(
             commands::serve::keys_rotate(settings(cli)?, service.as_deref()),
         ),
+        Command::Accounts(AccountsCommand::Add { username }) => {
+            let password = account_password()?;
+            async_std::task::block_on(commands::serve::accounts_add(
+                settings(cli)?,
+                username,
+                &password,
+            ))
+        }
         Command::Canonical { file } => commands::canonical::run(file),
         Command::PeerFile(PeerFileCommand::Generate(args)) => commands::peer_file::generate(args),
         Command::PeerFile(PeerFileCommand::Validate(args)) => commands::peer_file::validate(args),
     }
+}
+
+fn account_password() -> Result<String, CommandError> {
+    if let Ok(password) = std::env::var("OPENPEER_ACCOUNT_PASSWORD") {
+        return Ok(password);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| CommandError(format!("cannot read the password: {e}")))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 fn main() -> ExitCode {

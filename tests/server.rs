@@ -27,7 +27,7 @@ use support::{
 };
 
 crate::on_both_backends!(
-    services_get_echoes_the_envelope_and_lists_the_four_services,
+    services_get_echoes_the_envelope_and_lists_the_services,
     services_get_static_forms_have_no_id_or_timestamp,
     services_get_redirects_when_configured,
     certificates_get_ed25519,
@@ -158,11 +158,36 @@ fn certificate_id_of(bundle: &Object) -> String {
 // bootstrapper / services-get
 
 /// (service type, method name, path) as `services-get` must list them.
-const SERVICES: [(&str, &str, &str); 4] = [
+const SERVICES: [(&str, &str, &str); 9] = [
     ("bootstrapper", "services-get", SERVICES_GET),
     ("certificates", "certificates-get", CERTIFICATES_GET),
     ("bootstrapped-finders", "finders-get", FINDERS_GET),
     ("salt", "signed-salt-get", SIGNED_SALT_GET),
+    (
+        "identity",
+        "identity-access-validate",
+        "/openpeer/identity/identity-access-validate",
+    ),
+    (
+        "identity",
+        "identity-lookup-update",
+        "/openpeer/identity/identity-lookup-update",
+    ),
+    (
+        "identity",
+        "identity-access-inner-frame",
+        "/identity/v1/inner-frame",
+    ),
+    (
+        "identity-lookup",
+        "identity-lookup-check",
+        "/openpeer/identity-lookup/identity-lookup-check",
+    ),
+    (
+        "identity-lookup",
+        "identity-lookup",
+        "/openpeer/identity-lookup/identity-lookup",
+    ),
 ];
 
 fn assert_services(body: &Object, public_url: &str) {
@@ -199,7 +224,7 @@ fn assert_services(body: &Object, public_url: &str) {
     assert_eq!(found, expected);
 }
 
-async fn services_get_echoes_the_envelope_and_lists_the_four_services(db: TestDb) {
+async fn services_get_echoes_the_envelope_and_lists_the_services(db: TestDb) {
     let node = start(db.settings("")).await;
     let addr = node.local_addr();
     let public_url = format!("http://{addr}");

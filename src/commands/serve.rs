@@ -126,3 +126,30 @@ pub async fn keys_rotate(
         render_object(&Object::new().with("added", Value::Array(added)))
     ))
 }
+
+/// Creates a local account; the password comes from `password` (read from standard input or
+/// `OPENPEER_ACCOUNT_PASSWORD` by the caller).
+pub async fn accounts_add(
+    settings: Settings,
+    username: &str,
+    password: &str,
+) -> Result<String, CommandError> {
+    let store = open(&settings).await?;
+    let uri = crate::identity::local::create_account(
+        &store,
+        settings.domain.as_str(),
+        username,
+        password,
+        unix_now(),
+    )
+    .await
+    .map_err(|e| CommandError(format!("cannot create the account: {}", e.wire().1)))?;
+    store
+        .close()
+        .await
+        .map_err(|e| CommandError(e.to_string()))?;
+    Ok(format!(
+        "{}\n",
+        render_object(&Object::new().with("identity", uri))
+    ))
+}

@@ -2,6 +2,7 @@
 //! endpoints, all over one shared [`Gateway`].
 
 mod dispatch;
+mod identity;
 mod ops;
 mod request_log;
 
@@ -10,7 +11,7 @@ pub use dispatch::{Answer, answer, static_services_get_document};
 use std::sync::Arc;
 
 use crate::app::Gateway;
-use crate::services::bootstrapper::{METHOD_PATH_PREFIX, WELL_KNOWN_PATH};
+use crate::services::bootstrapper::{INNER_FRAME_PATH, METHOD_PATH_PREFIX, WELL_KNOWN_PATH};
 
 /// The tide state: the node, shared.
 pub type State = Arc<Gateway>;
@@ -24,6 +25,18 @@ pub fn routes(gateway: State) -> tide::Server<State> {
         .get(dispatch::static_services_get);
     app.at(&format!("{METHOD_PATH_PREFIX}/*"))
         .post(dispatch::protocol_request);
+    app.at("/identity/v1/providers").get(identity::providers);
+    app.at("/identity/v1/local/login")
+        .post(identity::local_login);
+    app.at("/identity/v1/local/signup")
+        .post(identity::local_signup);
+    app.at("/identity/v1/relogin").post(identity::relogin);
+    app.at("/identity/v1/login/start")
+        .post(identity::login_start)
+        .get(identity::login_start_redirect);
+    app.at("/identity/v1/callback/:provider")
+        .get(identity::callback);
+    app.at(INNER_FRAME_PATH).get(identity::inner_frame);
     app.at("/healthz").get(ops::healthz);
     app.at("/readyz").get(ops::readyz);
     app.at("/metrics").get(ops::metrics);

@@ -17,12 +17,23 @@ pub const WELL_KNOWN_PATH: &str = "/.well-known/openpeer-services-get";
 pub const METHOD_PATH_PREFIX: &str = "/openpeer";
 
 /// (service type, methods) served by this node, in `services-get` order.
-const SERVED: [(&str, &[Method]); 4] = [
+const SERVED: [(&str, &[Method]); 6] = [
     ("bootstrapper", &[Method::ServicesGet]),
     ("certificates", &[Method::CertificatesGet]),
     ("bootstrapped-finders", &[Method::FindersGet]),
     ("salt", &[Method::SignedSaltGet]),
+    (
+        "identity",
+        &[Method::IdentityAccessValidate, Method::IdentityLookupUpdate],
+    ),
+    (
+        "identity-lookup",
+        &[Method::IdentityLookupCheck, Method::IdentityLookup],
+    ),
 ];
+
+/// Path of the identity inner-frame page (spec §6.5).
+pub const INNER_FRAME_PATH: &str = "/identity/v1/inner-frame";
 
 /// The URI of a method of this node.
 pub fn method_uri(settings: &Settings, service_type: &str, method: Method) -> String {
@@ -41,7 +52,7 @@ pub fn services_body(settings: &Settings) -> Object {
     let services = SERVED
         .iter()
         .map(|(service_type, methods)| {
-            let methods = methods
+            let mut methods: Vec<Value> = methods
                 .iter()
                 .map(|m| {
                     Value::Object(
@@ -51,6 +62,13 @@ pub fn services_body(settings: &Settings) -> Object {
                     )
                 })
                 .collect();
+            if *service_type == "identity" {
+                methods.push(Value::Object(
+                    Object::new()
+                        .with("name", "identity-access-inner-frame")
+                        .with("uri", format!("{}{INNER_FRAME_PATH}", settings.public_url)),
+                ));
+            }
             Value::Object(
                 Object::new()
                     .with("$id", *service_type)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use openpeer_protocol::certificates::CertificateSet;
 use openpeer_protocol::json::Object;
 use openpeer_protocol::message::RenderedBody;
+use openpeer_protocol::signature::{KeyReference, KeyResolver, PublicKey};
 use openpeer_protocol::uri::DomainName;
 use rand_core::OsRng;
 
@@ -40,5 +41,37 @@ impl Published {
             certificates_get: Arc::new(RenderedBody::new(&body).expect("one child element")),
             ring,
         }
+    }
+}
+
+/// This domain's own valid certificates as a key resolver: what verifies the salt of a peer
+/// file of this domain, without a round trip through `certificates-get`.
+#[derive(Debug)]
+pub struct OwnCertificates<'a> {
+    /// The key ring.
+    pub ring: &'a KeyRing,
+    /// This domain.
+    pub domain: &'a DomainName,
+    /// The time of the check.
+    pub now: u64,
+}
+
+impl KeyResolver for OwnCertificates<'_> {
+    fn resolve(&self, reference: &KeyReference) -> Option<PublicKey> {
+        let KeyReference::Certificate {
+            id,
+            domain,
+            service,
+        } = reference
+        else {
+            return None;
+        };
+        if domain != self.domain {
+            return None;
+        }
+        self.ring
+            .published(self.now)
+            .find(|k| k.certificate.id == *id && k.certificate.service == *service)
+            .map(|k| k.certificate.key.clone())
     }
 }

@@ -4,6 +4,8 @@
 pub mod bootstrapper;
 pub mod certificates;
 pub mod finders;
+pub mod identity;
+pub mod identity_lookup;
 pub mod salt;
 
 use std::sync::{Arc, RwLock};
@@ -91,6 +93,30 @@ impl Services {
             }
             Method::SignedSaltGet => {
                 salt::signed_salt_get(&*self.store, &self.settings, &published, body, now)
+                    .await
+                    .map(Reply::Body)
+            }
+            Method::IdentityAccessValidate => {
+                identity::identity_access_validate(&*self.store, body, now)
+                    .await
+                    .map(Reply::Body)
+            }
+            Method::IdentityLookupUpdate => identity::identity_lookup_update(
+                &*self.store,
+                &self.settings,
+                &published,
+                body,
+                now,
+            )
+            .await
+            .map(Reply::Body),
+            Method::IdentityLookupCheck => {
+                identity_lookup::identity_lookup_check(&*self.store, &self.settings, body)
+                    .await
+                    .map(Reply::Body)
+            }
+            Method::IdentityLookup => {
+                identity_lookup::identity_lookup(&*self.store, &self.settings, body, now)
                     .await
                     .map(Reply::Body)
             }

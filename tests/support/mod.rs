@@ -25,6 +25,10 @@ use sea_orm::{ConnectionTrait as _, Database, Statement};
 
 pub use openpeer_gateway::commands::unix_now;
 
+pub mod identity;
+pub mod oidc;
+pub mod proxy;
+
 // ---------------------------------------------------------------------------------------------
 // Scratch directories
 
@@ -190,6 +194,13 @@ impl TestDb {
         settings_in(&self.dir, &self.url, extra_toml)
     }
 
+    /// Settings over this database that bind `bind` (e.g. `127.0.0.1:PORT`, a port picked ahead
+    /// so that URLs built from it can be registered elsewhere first), then `extra_toml`.
+    pub fn settings_at(&self, bind: &str, extra_toml: &str) -> Settings {
+        let path = write_config(&self.dir, &self.url, bind, extra_toml);
+        Settings::load(Some(&path)).unwrap_or_else(|e| panic!("settings {path:?}: {e}"))
+    }
+
     /// Rows of `table`, read over a connection of its own (not the server's).
     pub async fn count(&self, table: &str) -> i64 {
         let db = Database::connect(self.url.as_str())
@@ -326,6 +337,14 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every header `name` (lower case), in order: e.g. all the `set-cookie` fields.
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The body as UTF-8.
     pub fn text(&self) -> String {
         String::from_utf8(self.bytes.clone()).expect("UTF-8 response body")
@@ -350,6 +369,30 @@ fn request_bytes(method: &str, host: &str, path: &str, body: Option<&[u8]>) -> V
     head.push_str("\r\n");
     let mut bytes = head.into_bytes();
     bytes.extend_from_slice(body.unwrap_or_default());
+    bytes
+}
+
+/// A request with extra header fields and an optional body of the given content type.
+fn request_bytes_with(
+    method: &str,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+) -> Vec<u8> {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some((content_type, body)) = body {
+        head.push_str(&format!(
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    head.push_str("\r\n");
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(body.map(|(_, b)| b).unwrap_or_default());
     bytes
 }
 
@@ -482,6 +525,42 @@ pub async fn post_chunked(addr: SocketAddr, path: &str, body: &[u8]) -> Response
 pub async fn get(addr: SocketAddr, path: &str) -> Response {
     let stream = TcpStream::connect(addr).await.expect("connect");
     exchange(stream, &request_bytes("GET", &addr.to_string(), path, None)).await
+}
+
+/// `method path` over plain HTTP with extra header fields (`("cookie", "a=b")`,
+/// `("authorization", …)`) and an optional body with its content type; redirects are not
+/// followed.
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+) -> Response {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    exchange(
+        stream,
+        &request_bytes_with(method, &addr.to_string(), path, headers, body),
+    )
+    .await
+}
+
+/// `POST path` with an `application/x-www-form-urlencoded` body (already encoded) and extra
+/// header fields over plain HTTP.
+pub async fn post_form(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    form: &str,
+) -> Response {
+    http_request(
+        addr,
+        "POST",
+        path,
+        headers,
+        Some(("application/x-www-form-urlencoded", form.as_bytes())),
+    )
+    .await
 }
 
 /// A TLS client: a rustls connector and the name it asks for.

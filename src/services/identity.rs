@@ -1,0 +1,168 @@
+//! `identity/identity-access-validate` and `identity/identity-lookup-update` (spec §6.5): other
+//! services check a client's access proof here, and a client binds its peer file to its identity
+//! so that anyone can find the peer behind the identity.
+
+use openpeer_protocol::error::ResultCode;
+use openpeer_protocol::json::Object;
+use openpeer_protocol::peer_file::PublicPeerFile;
+use openpeer_protocol::proof::Purpose;
+use openpeer_protocol::random::message_id;
+use openpeer_protocol::signature::{KeyResolver, PeerKey, sign_bundle, verify_bundle};
+use openpeer_protocol::uri::IdentityUri;
+use rand_core::OsRng;
+
+use super::certificates::{OwnCertificates, Published};
+use crate::config::Settings;
+use crate::error::Error;
+use crate::identity::access::{self, AccessProof};
+use crate::identity::repo::{IdentityRepo, LookupEntry};
+use crate::keys::ServiceType;
+
+/// The `identity` element of a request.
+fn identity_element(body: &Object) -> Result<&Object, Error> {
+    body.get_object("identity")
+        .ok_or_else(|| Error::refused(ResultCode::BadRequest, "identity element missing"))
+}
+
+/// `identity-access-validate`: checks the proof for the stated `purpose`; empty result or a
+/// refusal (401 expired, 403 invalid).
+pub async fn identity_access_validate(
+    repo: &dyn IdentityRepo,
+    body: &Object,
+    now: u64,
+) -> Result<Object, Error> {
+    let nonce = access::request_nonce(body)?;
+    let purpose = body
+        .get_str("purpose")
+        .and_then(Purpose::parse)
+        .ok_or_else(|| Error::refused(ResultCode::BadRequest, "purpose missing or unknown"))?;
+    let proof = AccessProof::read(identity_element(body)?)?;
+    access::validate(repo, &proof, nonce, purpose, now).await?;
+    Ok(Object::new())
+}
+
+/// `identity-lookup-update`: with `peer`, binds the caller's validated public peer file (and its
+/// signed contact proof) to the identity and signs the `identityProofBundle` lookups will return;
+/// without `peer`, removes the binding.
+pub async fn identity_lookup_update(
+    repo: &dyn IdentityRepo,
+    settings: &Settings,
+    published: &Published,
+    body: &Object,
+    now: u64,
+) -> Result<Object, Error> {
+    let nonce = access::request_nonce(body)?;
+    let identity = identity_element(body)?;
+    let proof = AccessProof::read(identity)?;
+    let token = access::validate(repo, &proof, nonce, Purpose::IdentityLookupUpdate, now).await?;
+    let Some(peer) = identity.get_object("peer") else {
+        repo.delete_lookup(&token.identity_uri).await?;
+        return Ok(Object::new());
+    };
+    let document = Object::new().with("peer", peer.clone());
+    let own = OwnCertificates {
+        ring: &published.ring,
+        domain: &settings.domain,
+        now,
+    };
+    // Peers of this domain have their salt checked against its certificates; a foreign domain's
+    // salt is checked by whoever bootstraps that domain (federation).
+    let ours = salt_domain_of(&document).as_deref() == Some(settings.domain.as_str());
+    let peer_file =
+        PublicPeerFile::validate(&document, now, ours.then_some(&own as &dyn KeyResolver))
+            .map_err(|e| Error::Protocol(e.into()))?;
+    let stable_id = identity
+        .get_str("stableID")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Error::refused(ResultCode::BadRequest, "stableID missing"))?;
+    let contact_proof_bundle = identity
+        .get_object("contactProofBundle")
+        .ok_or_else(|| Error::refused(ResultCode::BadRequest, "contactProofBundle missing"))?;
+    check_contact_proof(
+        contact_proof_bundle,
+        &peer_file,
+        &token.identity_uri,
+        stable_id,
+        now,
+    )?;
+    let signer = published
+        .ring
+        .active(ServiceType::Identity, now)
+        .ok_or_else(|| Error::refused(ResultCode::TemporarilyUnavailable, "no identity key"))?;
+    let identity_proof = Object::new()
+        .with("$id", message_id(&mut OsRng))
+        .with("contactProofBundle", contact_proof_bundle.clone());
+    let bundle = sign_bundle(
+        "identityProof",
+        identity_proof,
+        &signer.key,
+        &signer.certificate.reference(&settings.domain),
+        &mut OsRng,
+    );
+    let number = |name: &str| {
+        identity
+            .get_u64(name)
+            .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
+    };
+    repo.upsert_lookup(&LookupEntry {
+        identity_uri: token.identity_uri.clone(),
+        provider: token.provider.clone(),
+        stable_id: stable_id.to_owned(),
+        contact: peer_file.contact().to_string(),
+        peer_file: openpeer_protocol::canonical::render_object(peer),
+        identity_proof_bundle: openpeer_protocol::canonical::render_object(&bundle),
+        priority: number("priority"),
+        weight: number("weight"),
+        updated: now,
+    })
+    .await?;
+    Ok(Object::new())
+}
+
+/// The domain of a peer file's salt, if readable.
+fn salt_domain_of(document: &Object) -> Option<String> {
+    let bundles = document.get_object("peer")?.get_list("sectionBundle");
+    let a = bundles.iter().find_map(|b| {
+        let section = b.as_object()?.get_object("section")?;
+        (section.get_str("$id") == Some("A")).then_some(section)
+    })?;
+    openpeer_protocol::salt::SaltBundle::read(a.get_object("saltBundle")?)
+        .ok()
+        .map(|salt| salt.domain.to_string())
+}
+
+/// The client-signed contact proof (spec §4.3): signed by the peer's key, naming this peer, this
+/// identity and this stable id, and not expired.
+fn check_contact_proof(
+    bundle: &Object,
+    peer_file: &PublicPeerFile,
+    identity_uri: &str,
+    stable_id: &str,
+    now: u64,
+) -> Result<(), Error> {
+    let forged = || Error::refused(ResultCode::Forbidden, "contact proof does not verify");
+    let resolver = PeerKey {
+        uri: peer_file.contact(),
+        key: peer_file.key(),
+    };
+    let verified = verify_bundle(bundle, "contactProof", &resolver).map_err(|_| forged())?;
+    let proof = *verified.get();
+    let same_identity = proof
+        .get_str("uri")
+        .and_then(|u| IdentityUri::parse(u).ok())
+        .is_some_and(|u| u.to_string() == identity_uri);
+    if proof.get_str("contact") != Some(peer_file.contact().to_string().as_str())
+        || !same_identity
+        || proof.get_str("stableID") != Some(stable_id)
+    {
+        return Err(forged());
+    }
+    match proof.get_u64("expires") {
+        Some(expires) if expires > now => Ok(()),
+        Some(_) => Err(Error::refused(
+            ResultCode::Unauthorized,
+            "contact proof expired",
+        )),
+        None => Err(forged()),
+    }
+}
