@@ -12,6 +12,7 @@ use crate::config::{Settings, TlsSettings};
 use crate::http;
 use crate::identity::local::FailureLimiter;
 use crate::identity::providers::Providers;
+use crate::identity::repo::IdentityRepo as _;
 use crate::keys::{KeyRing, KeyRingError};
 use crate::metrics::Metrics;
 use crate::net::{self, RunningServer, ServeOptions, TlsSource};
@@ -176,7 +177,8 @@ pub async fn start(mut settings: Settings) -> Result<RunningGateway, StartError>
 }
 
 /// Every third of `finder.node_ttl_seconds`: refresh this node's finder entry (so it never
-/// drops out of `finders-get`) and republish the key ring as stored.
+/// drops out of `finders-get`), purge expired identity records, and republish the key ring as
+/// stored.
 async fn background(gateway: Arc<Gateway>, stopped: channel::Receiver<()>) {
     let heartbeat =
         Duration::from_secs((gateway.services.settings().finder.node_ttl_seconds / 3).max(1));
@@ -200,6 +202,13 @@ async fn background(gateway: Arc<Gateway>, stopped: channel::Receiver<()>) {
             .await
         {
             tracing::warn!(error = %e, "finder heartbeat failed");
+        }
+        match services.store().purge_expired(now).await {
+            Ok(0) => {}
+            Ok(purged) => {
+                tracing::debug!(purged, "expired logins, tokens, keys and nonces removed")
+            }
+            Err(e) => tracing::warn!(error = %e, "purging expired identity records failed"),
         }
         // Re-signing drops certificates that expired and adds keys rotated by `keys rotate`.
         match KeyRing::load(services.store().as_ref()).await {

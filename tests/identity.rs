@@ -30,6 +30,7 @@ crate::on_both_backends!(
     forged_or_mismatched_contact_proofs_are_refused,
     local_logins_are_limited_and_relogin_works,
     signup_follows_its_setting,
+    expired_records_are_purged_while_serving,
 );
 
 async fn local_login(addr: SocketAddr, username: &str, password: &str) -> Message {
@@ -501,5 +502,28 @@ async fn signup_follows_its_setting(db: TestDb) {
     let page = support::get(addr, "/identity/v1/inner-frame").await;
     assert_eq!(page.status, 200);
     assert!(page.text().contains("identity-access-complete"));
+    stop(node).await;
+}
+
+async fn expired_records_are_purged_while_serving(db: TestDb) {
+    let settings = db.settings("[finder]\nnode_ttl_seconds = 3\n");
+    let store = openpeer_gateway::store::Store::connect(&settings.database)
+        .await
+        .expect("store");
+    store.migrate().await.expect("migrate");
+    use openpeer_gateway::identity::repo::IdentityRepo as _;
+    assert!(store.use_nonce("stale", unix_now() - 10).await.unwrap());
+    assert!(store.use_nonce("fresh", unix_now() + 600).await.unwrap());
+    store.close().await.expect("close");
+    let node = start(settings).await;
+    let mut left = db.count("used_nonces").await;
+    for _ in 0..40 {
+        if left == 1 {
+            break;
+        }
+        async_std::task::sleep(std::time::Duration::from_millis(100)).await;
+        left = db.count("used_nonces").await;
+    }
+    assert_eq!(left, 1, "the stale nonce is purged, the fresh one kept");
     stop(node).await;
 }
