@@ -347,3 +347,54 @@ fn other_bad_configurations_name_their_key() {
     let stderr = failure(&run(&missing, &["serve"]));
     assert!(stderr.contains("missing.toml"), "{stderr}");
 }
+
+#[test]
+fn accounts_add_creates_a_local_account_that_logs_in() {
+    let dir = TempDir::new("accounts");
+    let config = write_config(&dir, &sqlite_url(&dir), "127.0.0.1:0", "");
+    let add = |username: &str, password: &str| {
+        gateway()
+            .arg("--config")
+            .arg(&config)
+            .args(["accounts", "add", username])
+            .env("OPENPEER_ACCOUNT_PASSWORD", password)
+            .output()
+            .expect("run the gateway binary")
+    };
+    let created = parse(stdout(&add("Grace", "correct horse")).trim()).unwrap();
+    assert_eq!(
+        created.get_str("identity"),
+        Some("identity://localhost/grace")
+    );
+    assert!(failure(&add("grace", "another horse")).contains("taken"));
+    assert!(failure(&add("heidi", "short")).contains("too short"));
+    assert!(failure(&add("bad name", "correct horse")).contains("username"));
+    // The password may also come from standard input.
+    let mut child = gateway()
+        .arg("--config")
+        .arg(&config)
+        .args(["accounts", "add", "ivan"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"correct horse\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(stdout(&output).contains("identity://localhost/ivan"));
+    // The account logs in through the identity service.
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let serving = write_config(&dir, &sqlite_url(&dir), &addr.to_string(), "");
+    serve_and_stop(&dir, &serving, addr, || {
+        let answer = async_std::task::block_on(post(
+            addr,
+            "/identity/v1/local/login",
+            r#"{"username":"grace","password":"correct horse"}"#,
+        ))
+        .message();
+        assert_eq!(answer.envelope.kind, MessageKind::Notify);
+        let identity = answer.body.get_object("identity").expect("identity");
+        assert_eq!(identity.get_str("uri"), Some("identity://localhost/grace"));
+    });
+}
