@@ -13,12 +13,13 @@ use openpeer_protocol::message::{Message, Method};
 use openpeer_protocol::peer_file::PublicPeerFile;
 use openpeer_protocol::proof::Purpose;
 use openpeer_protocol::random::nonce;
-use openpeer_protocol::signature::{KeyReference, PeerKey, verify_bundle};
+use openpeer_protocol::signature::{PeerKey, verify_bundle};
 use openpeer_protocol::uri::DomainName;
 use rand_core::OsRng;
 use support::identity::{
     ACCESS_VALIDATE, LOOKUP, LOOKUP_CHECK, LOOKUP_UPDATE, contact_proof, create_account,
-    identities, login_of, lookup_body, lookup_update_body, peer, proof, protocol,
+    forged_contact_proof, identities, login_of, lookup_body, lookup_update_body, peer, proof,
+    protocol,
 };
 use support::{
     CERTIFICATES_GET, TestDb, call, error_code, ok_body, post, request, start, stop, unix_now,
@@ -315,20 +316,15 @@ async fn forged_or_mismatched_contact_proofs_are_refused(db: TestDb) {
         (
             "forged signature",
             Box::new(|mut identity: Object| {
-                identity.insert("contactProofBundle", {
-                    let mut bundle =
-                        contact_proof(&other_key, &file, "identity://localhost/carol", "stable-1");
-                    let key = KeyReference::Uri(file.contact().clone()).to_object();
-                    let mut signature = bundle
-                        .remove("signature")
-                        .unwrap()
-                        .as_object()
-                        .unwrap()
-                        .clone();
-                    signature.insert("key", key);
-                    bundle.insert("signature", signature);
-                    bundle
-                });
+                identity.insert(
+                    "contactProofBundle",
+                    forged_contact_proof(
+                        &other_key,
+                        &file,
+                        "identity://localhost/carol",
+                        "stable-1",
+                    ),
+                );
                 identity
             }),
             403,

@@ -20,6 +20,7 @@ use openpeer_protocol::message::{self, Envelope, ErrorResult, Message, MessageKi
 use super::State;
 use crate::commands::unix_now;
 use crate::error::Error;
+use crate::identity::access::Completion;
 use crate::identity::{login, providers};
 
 /// The page served as `identity-access-inner-frame`.
@@ -82,10 +83,7 @@ fn field<'a>(body: &'a Object, name: &'static str) -> Result<&'a str, Error> {
         .ok_or_else(|| Error::refused(ResultCode::BadRequest, "a required field is missing"))
 }
 
-async fn answer(
-    state: &State,
-    outcome: Result<crate::identity::access::Completion, Error>,
-) -> tide::Result {
+async fn answer(state: &State, outcome: Result<Completion, Error>) -> tide::Result {
     Ok(match outcome {
         Ok(completion) => {
             let settings = state.services.settings();
@@ -98,15 +96,27 @@ async fn answer(
     })
 }
 
-/// `POST /identity/v1/local/login`.
-pub async fn local_login(mut req: tide::Request<State>) -> tide::Result {
+/// Reads the JSON body, runs `login` on it and answers with the completion or the refusal.
+async fn login_with<F, Fut>(mut req: tide::Request<State>, login: F) -> tide::Result
+where
+    F: FnOnce(State, String, Object) -> Fut,
+    Fut: std::future::Future<Output = Result<Completion, Error>>,
+{
     let state = req.state().clone();
     let address = req
         .peer_addr()
         .and_then(|a| a.rsplit_once(':').map(|(ip, _)| ip.to_owned()))
         .unwrap_or_default();
-    let outcome = async {
-        let body = body_object(&mut req).await?;
+    let outcome = match body_object(&mut req).await {
+        Ok(body) => login(state.clone(), address, body).await,
+        Err(e) => Err(e),
+    };
+    answer(&state, outcome).await
+}
+
+/// `POST /identity/v1/local/login`.
+pub async fn local_login(req: tide::Request<State>) -> tide::Result {
+    login_with(req, |state, address, body| async move {
         let services = &state.services;
         login::local_login(
             services.store().as_ref(),
@@ -118,35 +128,30 @@ pub async fn local_login(mut req: tide::Request<State>) -> tide::Result {
             unix_now(),
         )
         .await
-    }
-    .await;
-    answer(&state, outcome).await
+    })
+    .await
 }
 
 /// `POST /identity/v1/local/signup`.
-pub async fn local_signup(mut req: tide::Request<State>) -> tide::Result {
-    let state = req.state().clone();
-    let outcome = async {
-        let body = body_object(&mut req).await?;
+pub async fn local_signup(req: tide::Request<State>) -> tide::Result {
+    login_with(req, |state, _, body| async move {
         let services = &state.services;
+        let (username, password) = (field(&body, "username")?, field(&body, "password")?);
         login::local_signup(
             services.store().as_ref(),
             services.settings(),
-            field(&body, "username")?,
-            field(&body, "password")?,
+            username,
+            password,
             unix_now(),
         )
         .await
-    }
-    .await;
-    answer(&state, outcome).await
+    })
+    .await
 }
 
 /// `POST /identity/v1/relogin`.
-pub async fn relogin(mut req: tide::Request<State>) -> tide::Result {
-    let state = req.state().clone();
-    let outcome = async {
-        let body = body_object(&mut req).await?;
+pub async fn relogin(req: tide::Request<State>) -> tide::Result {
+    login_with(req, |state, _, body| async move {
         let services = &state.services;
         login::relogin(
             services.store().as_ref(),
@@ -155,9 +160,8 @@ pub async fn relogin(mut req: tide::Request<State>) -> tide::Result {
             unix_now(),
         )
         .await
-    }
-    .await;
-    answer(&state, outcome).await
+    })
+    .await
 }
 
 /// `POST /identity/v1/login/start`.
