@@ -290,14 +290,15 @@ pub async fn providers(req: tide::Request<State>) -> tide::Result {
     Ok(json(openpeer_protocol::canonical::render_object(&body)))
 }
 
-/// `GET /identity/v1/inner-frame`.
-pub async fn inner_frame(_: tide::Request<State>) -> tide::Result {
+/// `GET /identity/v1/inner-frame`: the page, with this domain as the `$domain` of its messages.
+pub async fn inner_frame(req: tide::Request<State>) -> tide::Result {
+    let domain = req.state().services.settings().domain.to_string();
     let mut response = tide::Response::new(200);
     response.set_content_type(tide::http::mime::HTML);
     response.insert_header(
         "content-security-policy",
         "default-src 'self'; script-src 'self' 'unsafe-inline'; frame-ancestors *",
     );
-    response.set_body(INNER_FRAME);
+    response.set_body(INNER_FRAME.replace("__OPENPEER_DOMAIN__", &domain));
     Ok(response)
 }

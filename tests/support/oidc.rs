@@ -109,7 +109,8 @@ pub fn oidc_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oidc")
 }
 
-/// Makes sure `tests/oidc/node_modules` holds `oidc-provider`, running `npm ci` there once per
+/// Makes sure `tests/oidc/node_modules` holds `oidc-provider` and `playwright-core` (for
+/// `tests/inner_frame.rs`), running `npm ci` there once per
 /// test binary if not; panics when Node or npm is missing or the install fails (a missing
 /// provider is a failure, never a skip).
 pub fn ensure_node_modules() {
@@ -123,10 +124,11 @@ pub fn ensure_node_modules() {
                  `node --version` failed: {other:?}; install Node.js 20+ and npm"
             ),
         }
-        if dir
-            .join("node_modules/oidc-provider/package.json")
-            .is_file()
-        {
+        // Every package of package.json: a tree installed before one was added gets `npm ci`.
+        if ["oidc-provider", "playwright-core"].iter().all(|name| {
+            dir.join(format!("node_modules/{name}/package.json"))
+                .is_file()
+        }) {
             return;
         }
         let out = Command::new("npm")
