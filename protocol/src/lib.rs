@@ -26,5 +26,6 @@ pub mod peer_file;
 pub mod proof;
 pub mod random;
 pub mod salt;
+pub mod seal;
 pub mod signature;
 pub mod uri;

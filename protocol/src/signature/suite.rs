@@ -288,6 +288,27 @@ impl SigningKey {
         &self.public
     }
 
+    /// The RSA private key, for decrypting values sealed to it ([`crate::seal`]).
+    pub(crate) fn rsa_private_key(&self) -> Option<&rsa::RsaPrivateKey> {
+        match &self.inner {
+            SigningKeyInner::Rsa(key) => Some(key.as_ref().as_ref()),
+            SigningKeyInner::Ed25519 { .. } => None,
+        }
+    }
+
+    /// The 32-byte Ed25519 seed, for opening values sealed to it ([`crate::seal`]): the
+    /// PKCS#8 `privateKey` is an OCTET STRING wrapping the seed (RFC 8410).
+    pub(crate) fn ed25519_seed(&self) -> Option<Zeroizing<[u8; 32]>> {
+        let SigningKeyInner::Ed25519 { pkcs8, .. } = &self.inner else {
+            return None;
+        };
+        let info = rsa::pkcs8::PrivateKeyInfo::try_from(pkcs8.as_slice()).ok()?;
+        let seed = info.private_key.strip_prefix(&[0x04, 0x20])?;
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(seed.get(..32).filter(|_| seed.len() == 32)?);
+        Some(out)
+    }
+
     /// `digestSigned` over `canonical`, whose suite digest is `digest`.
     pub(crate) fn sign(&self, canonical: &[u8], digest: &[u8]) -> Vec<u8> {
         match &self.inner {
