@@ -9,6 +9,7 @@ use async_std::net::TcpListener;
 
 use crate::commands::unix_now;
 use crate::config::{Settings, TlsSettings};
+use crate::finder::registry::{LocationRepo as _, Registry};
 use crate::http;
 use crate::identity::local::FailureLimiter;
 use crate::identity::providers::Providers;
@@ -33,6 +34,8 @@ pub struct Gateway {
     pub login_failures: FailureLimiter,
     /// The upstream identity providers.
     pub providers: Providers,
+    /// The finder's live registrations.
+    pub registry: Registry,
 }
 
 /// Why a node could not start.
@@ -148,6 +151,8 @@ pub async fn start(mut settings: Settings) -> Result<RunningGateway, StartError>
     };
     let store = Arc::new(store);
     store.heartbeat(&this_node(&settings, now)).await?;
+    // This node's connections did not survive its last run.
+    store.delete_node_locations(&settings.node_id).await?;
     let settings_identity_providers = settings.identity.providers.clone();
     let services = Services::new(Arc::new(settings), Arc::clone(&store), ring, now);
     let static_services_get = http::static_services_get_document(&services).await;
@@ -157,6 +162,7 @@ pub async fn start(mut settings: Settings) -> Result<RunningGateway, StartError>
         static_services_get,
         login_failures: FailureLimiter::default(),
         providers: Providers::new(settings_identity_providers),
+        registry: Registry::default(),
     });
     let server = net::serve(http::routes(Arc::clone(&gateway)), listener, options)
         .await
@@ -202,6 +208,15 @@ async fn background(gateway: Arc<Gateway>, stopped: channel::Receiver<()>) {
             .await
         {
             tracing::warn!(error = %e, "finder heartbeat failed");
+        }
+        for lapsed in gateway.registry.purge_expired(now) {
+            if let Err(e) = services
+                .store()
+                .delete_location(&lapsed.contact, &lapsed.location_id)
+                .await
+            {
+                tracing::warn!(error = %e, "forgetting a lapsed location failed");
+            }
         }
         match services.store().purge_expired(now).await {
             Ok(0) => {}

@@ -253,6 +253,10 @@ pub struct FinderSettings {
     pub priority: u32,
     /// Published weight.
     pub weight: u32,
+    /// Seconds a finder registration lasts without a keep-alive.
+    pub session_ttl_seconds: u64,
+    /// Live locations one contact may register on this node.
+    pub max_sessions_per_contact: usize,
 }
 
 /// Log output.

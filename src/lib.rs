@@ -6,6 +6,7 @@ pub mod app;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod finder;
 pub mod http;
 pub mod identity;
 pub mod keys;

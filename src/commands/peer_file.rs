@@ -8,7 +8,7 @@ use openpeer_protocol::certificates::CertificateSet;
 use openpeer_protocol::dev::DevDomain;
 use openpeer_protocol::json::Object;
 use openpeer_protocol::peer_file::{
-    PRIVATE_PEER_FILE_SECRET_LEN, PeerFileOptions, PublicPeerFile, encrypt_private,
+    PRIVATE_PEER_FILE_SECRET_LEN, PeerFileOptions, PublicPeerFile, encrypt_private, salt_domain,
 };
 use openpeer_protocol::random::random_string;
 use openpeer_protocol::salt::SaltBundle;
@@ -196,20 +196,9 @@ fn read_certificates(
 ) -> Result<CertificateSet, CommandError> {
     let document = parse_document(path, &read_input(path)?)?;
     let body = document.get_object("result").unwrap_or(&document);
-    let salt_domain = peer_file
-        .get_object("peer")
-        .map(|p| p.get_list("sectionBundle"))
-        .and_then(|bundles| {
-            bundles.iter().find_map(|b| {
-                let section = b.as_object()?.get_object("section")?;
-                (section.get_str("$id") == Some("A")).then(|| section.get_object("saltBundle"))?
-            })
-        })
-        .and_then(|salt| SaltBundle::read(salt).ok())
-        .map(|salt| salt.domain)
-        .ok_or_else(|| {
-            CommandError::rule("malformed", "the peer file has no readable saltBundle")
-        })?;
+    let salt_domain = salt_domain(peer_file).ok_or_else(|| {
+        CommandError::rule("malformed", "the peer file has no readable saltBundle")
+    })?;
     CertificateSet::from_certificates_get(&salt_domain, body, at)
         .map_err(|e| CommandError::rule("salt-signature", format_args!("{}: {e}", path.display())))
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::app::Gateway;
 use crate::services::bootstrapper::{INNER_FRAME_PATH, METHOD_PATH_PREFIX, WELL_KNOWN_PATH};
+use crate::services::finders::FINDER_PATH;
 
 /// The tide state: the node, shared.
 pub type State = Arc<Gateway>;
@@ -37,6 +38,7 @@ pub fn routes(gateway: State) -> tide::Server<State> {
     app.at("/identity/v1/callback/:provider")
         .get(identity::callback);
     app.at(INNER_FRAME_PATH).get(identity::inner_frame);
+    app.at(FINDER_PATH).get(crate::finder::socket::endpoint);
     app.at("/healthz").get(ops::healthz);
     app.at("/readyz").get(ops::readyz);
     app.at("/metrics").get(ops::metrics);

@@ -4,7 +4,7 @@
 
 use openpeer_protocol::error::ResultCode;
 use openpeer_protocol::json::Object;
-use openpeer_protocol::peer_file::PublicPeerFile;
+use openpeer_protocol::peer_file::{PublicPeerFile, salt_domain};
 use openpeer_protocol::proof::Purpose;
 use openpeer_protocol::random::message_id;
 use openpeer_protocol::signature::{KeyResolver, PeerKey, sign_bundle, verify_bundle};
@@ -67,7 +67,7 @@ pub async fn identity_lookup_update(
     };
     // Peers of this domain have their salt checked against its certificates; a foreign domain's
     // salt is checked by whoever bootstraps that domain (federation).
-    let ours = salt_domain_of(&document).as_deref() == Some(settings.domain.as_str());
+    let ours = salt_domain(&document).as_ref() == Some(&settings.domain);
     let peer_file =
         PublicPeerFile::validate(&document, now, ours.then_some(&own as &dyn KeyResolver))
             .map_err(|e| Error::Protocol(e.into()))?;
@@ -117,18 +117,6 @@ pub async fn identity_lookup_update(
     })
     .await?;
     Ok(Object::new())
-}
-
-/// The domain of a peer file's salt, if readable.
-fn salt_domain_of(document: &Object) -> Option<String> {
-    let bundles = document.get_object("peer")?.get_list("sectionBundle");
-    let a = bundles.iter().find_map(|b| {
-        let section = b.as_object()?.get_object("section")?;
-        (section.get_str("$id") == Some("A")).then_some(section)
-    })?;
-    openpeer_protocol::salt::SaltBundle::read(a.get_object("saltBundle")?)
-        .ok()
-        .map(|salt| salt.domain.to_string())
 }
 
 /// The client-signed contact proof (spec §4.3): signed by the peer's key, naming this peer, this

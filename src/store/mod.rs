@@ -5,6 +5,7 @@
 mod entity;
 mod identity;
 mod keys;
+mod locations;
 mod nodes;
 mod salts;
 

@@ -7,7 +7,7 @@ mod public;
 pub use private::{
     DecryptedPeerFile, PRIVATE_PEER_FILE_SECRET_LEN, decrypt_private, encrypt_private,
 };
-pub use public::{FIND_SECRET_LEN, PeerFileOptions, PublicPeerFile, contact_uri};
+pub use public::{FIND_SECRET_LEN, PeerFileOptions, PublicPeerFile, contact_uri, salt_domain};
 
 use crate::signature::SignatureSuite;
 

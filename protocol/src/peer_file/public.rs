@@ -59,6 +59,19 @@ pub fn contact_uri(section_a_bundle: &Object) -> Result<PeerUri, PeerFileError> 
     PeerUri::new(domain, &id).map_err(|_| PeerFileError::Malformed("contact id"))
 }
 
+/// The domain whose salt certificate signed a public peer file's salt, read without verifying
+/// anything: which domain's certificates to check the file against.
+pub fn salt_domain(document: &Object) -> Option<crate::uri::DomainName> {
+    let bundles = document.get_object("peer")?.get_list("sectionBundle");
+    let a = bundles.iter().find_map(|b| {
+        let section = b.as_object()?.get_object("section")?;
+        (section.get_str("$id") == Some("A")).then_some(section)
+    })?;
+    SaltBundle::read(a.get_object("saltBundle")?)
+        .ok()
+        .map(|salt| salt.domain)
+}
+
 impl PublicPeerFile {
     /// Makes and signs Sections A, B (when findable) and C for `key`.
     pub fn generate(

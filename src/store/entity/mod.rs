@@ -2,6 +2,7 @@
 
 pub mod access_token;
 pub mod domain_key;
+pub mod finder_location;
 pub mod finder_node;
 pub mod identity;
 pub mod issued_salt;

@@ -1,0 +1,362 @@
+//! The finder's sessions over its WebSocket (issue 4/4, first part), on SQLite and PostgreSQL:
+//! `session-create` with every check of spec §6.11, `session-keep-alive` on the same connection
+//! only, `session-delete`, and the registry kept consistent on refusals and disconnects.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use async_std::net::TcpStream;
+use async_tungstenite::WebSocketStream;
+use async_tungstenite::tungstenite::Message as WsMessage;
+use futures_util::StreamExt as _;
+use openpeer_protocol::certificates::CertificateSet;
+use openpeer_protocol::dev::DevDomain;
+use openpeer_protocol::json::Object;
+use openpeer_protocol::message::{self, Message, Method};
+use openpeer_protocol::peer_file::{PeerFileOptions, PublicPeerFile};
+use openpeer_protocol::random::nonce;
+use openpeer_protocol::seal::open;
+use openpeer_protocol::signature::{
+    KeyReference, SignatureSuite, SigningKey, sign_bundle, verify_bundle,
+};
+use openpeer_protocol::uri::DomainName;
+use rand_core::OsRng;
+use support::identity::{peer, protocol};
+use support::{
+    CERTIFICATES_GET, TestDb, call, error_code, ok_body, request, start, stop, unix_now,
+};
+
+crate::on_both_backends!(
+    a_peer_registers_keeps_alive_and_leaves,
+    every_refusal_leaves_the_registry_unchanged,
+    a_disconnect_forgets_the_location,
+);
+
+type Socket = WebSocketStream<TcpStream>;
+
+async fn connect(addr: SocketAddr) -> Socket {
+    let stream = TcpStream::connect(addr).await.expect("tcp");
+    async_tungstenite::client_async(format!("ws://{addr}/finder"), stream)
+        .await
+        .expect("websocket")
+        .0
+}
+
+async fn exchange(ws: &mut Socket, document: String) -> Message {
+    ws.send(WsMessage::text(document)).await.expect("send");
+    loop {
+        match ws.next().await.expect("an answer").expect("frame") {
+            WsMessage::Text(text) => return message::decode(text.as_str()).expect("a message"),
+            WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+/// A signed session proof of `file` for finder `finder_id`, expiring at `expires`.
+fn session_create(
+    key: &SigningKey,
+    file: &PublicPeerFile,
+    finder_id: &str,
+    contact: &str,
+    expires: u64,
+    n: &str,
+) -> String {
+    let proof = Object::new()
+        .with("finder", Object::new().with("$id", finder_id))
+        .with("nonce", n)
+        .with("expires", expires)
+        .with(
+            "location",
+            Object::new()
+                .with("$id", "location-1")
+                .with("contact", contact)
+                .with(
+                    "details",
+                    Object::new().with("device", Object::new().with("$id", "d1")),
+                ),
+        )
+        .with("peer", file.document().get("peer").unwrap().clone());
+    let bundle = sign_bundle(
+        "sessionProof",
+        proof,
+        key,
+        &KeyReference::Uri(file.contact().clone()),
+        &mut OsRng,
+    );
+    protocol(
+        Method::SessionCreate,
+        Object::new().with("sessionProofBundle", bundle),
+    )
+}
+
+fn good(key: &SigningKey, file: &PublicPeerFile) -> String {
+    session_create(
+        key,
+        file,
+        "node-1",
+        &file.contact().to_string(),
+        unix_now() + 3600,
+        &nonce(&mut OsRng),
+    )
+}
+
+async fn a_peer_registers_keeps_alive_and_leaves(db: TestDb) {
+    let node = start(db.settings("")).await;
+    let addr = node.local_addr();
+    for suite in [
+        SignatureSuite::Ed25519,
+        SignatureSuite::RsaSha1ForLegacyUseOnly,
+    ] {
+        let (key, file) = peer_of(addr, suite).await;
+        let mut ws = connect(addr).await;
+        let created = exchange(&mut ws, good(&key, &file)).await;
+        let body = ok_body(&created);
+        let expires = body.get_u64("expires").expect("expires");
+        assert!(expires.abs_diff(unix_now() + 600) < 10, "expires {expires}");
+        assert!(
+            body.get_str("server")
+                .unwrap()
+                .starts_with("openpeer-gateway/")
+        );
+        // The server proof is signed by this domain's finder certificate and its relay secret
+        // opens only with the peer's key.
+        let certificates = call(
+            addr,
+            CERTIFICATES_GET,
+            &request("certificates", "certificates-get", ""),
+        )
+        .await;
+        let set = CertificateSet::from_certificates_get(
+            &DomainName::parse("localhost").unwrap(),
+            ok_body(&certificates),
+            unix_now(),
+        )
+        .unwrap();
+        let bundle = body.get_object("serverProofBundle").unwrap();
+        let proof = verify_bundle(bundle, "serverProof", &set).expect("server proof verifies");
+        let relay = proof.get().get_object("relay").unwrap();
+        assert_eq!(relay.get_str("accessToken").unwrap().len(), 32);
+        let secret = open(&key, relay.get_str("accessSecretEncrypted").unwrap()).expect("opens");
+        assert_eq!(secret.len(), 32);
+        assert_eq!(db.count("finder_locations").await, 1);
+
+        let kept = exchange(&mut ws, protocol(Method::SessionKeepAlive, Object::new())).await;
+        assert!(ok_body(&kept).get_u64("expires").unwrap() >= expires);
+        // A keep-alive from another connection finds no session there.
+        let mut other = connect(addr).await;
+        assert_eq!(
+            error_code(
+                &exchange(
+                    &mut other,
+                    protocol(Method::SessionKeepAlive, Object::new())
+                )
+                .await
+            ),
+            404
+        );
+
+        let deleted = exchange(&mut ws, protocol(Method::SessionDelete, Object::new())).await;
+        let removed = ok_body(&deleted)
+            .get_object("locations")
+            .unwrap()
+            .get_list("location");
+        assert_eq!(removed.len(), 1);
+        assert_eq!(
+            removed[0].as_object().unwrap().get_str("$id"),
+            Some("location-1")
+        );
+        assert_eq!(db.count("finder_locations").await, 0);
+        assert_eq!(
+            error_code(&exchange(&mut ws, protocol(Method::SessionKeepAlive, Object::new())).await),
+            404
+        );
+    }
+    stop(node).await;
+}
+
+async fn peer_of(addr: SocketAddr, suite: SignatureSuite) -> (SigningKey, PublicPeerFile) {
+    if suite == SignatureSuite::Ed25519 {
+        return peer(addr).await;
+    }
+    let salts = call(
+        addr,
+        "/openpeer/salt/signed-salt-get",
+        &request("peer-salt", "signed-salt-get", ""),
+    )
+    .await;
+    let salt = ok_body(&salts)
+        .get_object("salts")
+        .unwrap()
+        .get_list("saltBundle")[0]
+        .as_object()
+        .unwrap()
+        .clone();
+    let key = SigningKey::generate(suite, &mut OsRng).unwrap();
+    let now = unix_now();
+    let options = PeerFileOptions {
+        salt_bundle: &salt,
+        created: now,
+        expires: now + 86_400,
+        findable: true,
+    };
+    let file = PublicPeerFile::generate(&key, &options, &mut OsRng).unwrap();
+    (key, file)
+}
+
+async fn every_refusal_leaves_the_registry_unchanged(db: TestDb) {
+    let node = start(db.settings("[limits]\nmax_body_bytes = 16384\n")).await;
+    let addr = node.local_addr();
+    let (key, file) = peer(addr).await;
+    let contact = file.contact().to_string();
+    let other = SigningKey::generate(SignatureSuite::Ed25519, &mut OsRng).unwrap();
+    // A peer of another domain: its salt is signed by other.org.
+    let foreign_domain = DevDomain::generate(
+        DomainName::parse("other.org").unwrap(),
+        SignatureSuite::Ed25519,
+        unix_now() + 86_400,
+        &mut OsRng,
+    )
+    .unwrap();
+    let foreign_salt = foreign_domain.salt_bundle(&mut OsRng);
+    let now = unix_now();
+    let foreign_options = PeerFileOptions {
+        salt_bundle: &foreign_salt,
+        created: now,
+        expires: now + 86_400,
+        findable: true,
+    };
+    let foreign = PublicPeerFile::generate(&key, &foreign_options, &mut OsRng).unwrap();
+    let replayed_nonce = nonce(&mut OsRng);
+    let first = session_create(&key, &file, "node-1", &contact, now + 3600, &replayed_nonce);
+    let mut ws = connect(addr).await;
+    ok_body(&exchange(&mut ws, first.clone()).await);
+    exchange(&mut ws, protocol(Method::SessionDelete, Object::new())).await;
+    let cases: Vec<(&str, String, u16)> = vec![
+        (
+            "forged: signed by another key",
+            session_create(
+                &other,
+                &file,
+                "node-1",
+                &contact,
+                now + 3600,
+                &nonce(&mut OsRng),
+            ),
+            403,
+        ),
+        (
+            "wrong contact",
+            session_create(
+                &key,
+                &file,
+                "node-1",
+                "peer://localhost/0000000000000000000000000000000000000000000000000000000000000000",
+                now + 3600,
+                &nonce(&mut OsRng),
+            ),
+            403,
+        ),
+        (
+            "expired",
+            session_create(&key, &file, "node-1", &contact, now - 1, &nonce(&mut OsRng)),
+            401,
+        ),
+        ("replayed nonce", first, 403),
+        (
+            "another finder",
+            session_create(
+                &key,
+                &file,
+                "node-2",
+                &contact,
+                now + 3600,
+                &nonce(&mut OsRng),
+            ),
+            403,
+        ),
+        (
+            "peer of another domain",
+            session_create(
+                &key,
+                &foreign,
+                "node-1",
+                &foreign.contact().to_string(),
+                now + 3600,
+                &nonce(&mut OsRng),
+            ),
+            403,
+        ),
+        ("malformed JSON", "{\"request\":".to_owned(), 400),
+        (
+            "no proof",
+            protocol(Method::SessionCreate, Object::new()),
+            400,
+        ),
+        (
+            "not served yet",
+            protocol(Method::PeerLocationFind, Object::new()),
+            501,
+        ),
+        (
+            "unknown method",
+            "{\"request\":{\"$id\":\"x\",\"$handler\":\"peer-finder\",\"$method\":\"nope\"}}"
+                .to_owned(),
+            501,
+        ),
+    ];
+    for (case, document, code) in cases {
+        let mut ws = connect(addr).await;
+        assert_eq!(
+            error_code(&exchange(&mut ws, document).await),
+            code,
+            "{case}"
+        );
+        assert_eq!(db.count("finder_locations").await, 0, "{case}");
+        assert_eq!(
+            error_code(&exchange(&mut ws, protocol(Method::SessionKeepAlive, Object::new())).await),
+            404,
+            "{case}"
+        );
+    }
+    // An oversize message closes the connection and registers nothing.
+    let mut ws = connect(addr).await;
+    ws.send(WsMessage::text("x".repeat(20_000))).await.ok();
+    let closed = async_std::future::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(WsMessage::Close(_))) => return true,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert_eq!(closed, Ok(true));
+    assert_eq!(db.count("finder_locations").await, 0);
+    // The finder still serves.
+    let mut ws = connect(addr).await;
+    ok_body(&exchange(&mut ws, good(&key, &file)).await);
+    stop(node).await;
+}
+
+async fn a_disconnect_forgets_the_location(db: TestDb) {
+    let node = start(db.settings("")).await;
+    let addr = node.local_addr();
+    let (key, file) = peer(addr).await;
+    let mut ws = connect(addr).await;
+    ok_body(&exchange(&mut ws, good(&key, &file)).await);
+    assert_eq!(db.count("finder_locations").await, 1);
+    drop(ws);
+    let mut left = 1;
+    for _ in 0..50 {
+        left = db.count("finder_locations").await;
+        if left == 0 {
+            break;
+        }
+        async_std::task::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(left, 0, "the vanished peer's location is forgotten");
+    stop(node).await;
+}
