@@ -422,6 +422,19 @@ async fn local_logins_are_limited_and_relogin_works(db: TestDb) {
         480
     );
     assert_eq!(db.count("access_tokens").await, 0);
+    let oversize = format!("{{\"username\":\"{}\"}}", "x".repeat(70_000));
+    assert_eq!(
+        error_code(
+            &post(addr, "/identity/v1/local/login", &oversize)
+                .await
+                .message()
+        ),
+        413
+    );
+    assert_eq!(
+        error_code(&post(addr, "/identity/v1/login/start", "{}").await.message()),
+        400
+    );
     let bad = post(addr, "/identity/v1/local/login", "{\"username\":")
         .await
         .message();

@@ -63,6 +63,15 @@ impl Certificate {
         })
     }
 
+    /// Whether `reference` (a `{$id, domain, service}` key) names this certificate of `domain`.
+    pub fn answers(&self, reference: &KeyReference, domain: &DomainName) -> bool {
+        matches!(
+            reference,
+            KeyReference::Certificate { id, domain: named, service }
+                if *id == self.id && *service == self.service && named == domain
+        )
+    }
+
     /// How signatures made with this certificate's key name it.
     pub fn reference(&self, domain: &DomainName) -> KeyReference {
         KeyReference::Certificate {
@@ -174,22 +183,9 @@ impl CertificateSet {
 
 impl KeyResolver for CertificateSet {
     fn resolve(&self, reference: &KeyReference) -> Option<PublicKey> {
-        let KeyReference::Certificate {
-            id,
-            domain,
-            service,
-        } = reference
-        else {
-            return None;
-        };
         self.certificates
             .iter()
-            .find(|c| {
-                c.id == *id
-                    && c.service == *service
-                    && *domain == self.domain
-                    && c.expires > self.now
-            })
+            .find(|c| c.answers(reference, &self.domain) && c.expires > self.now)
             .map(|c| c.key.clone())
     }
 }
@@ -200,20 +196,13 @@ struct Signers<'a>(&'a CertificateSet);
 
 impl KeyResolver for Signers<'_> {
     fn resolve(&self, reference: &KeyReference) -> Option<PublicKey> {
-        let KeyReference::Certificate {
-            id,
-            domain,
-            service,
-        } = reference
-        else {
-            return None;
-        };
-        if !SIGNING_SERVICES.contains(&service.as_str()) || *domain != self.0.domain {
-            return None;
-        }
         self.0
-            .get(id)
-            .filter(|c| c.service == *service)
+            .certificates
+            .iter()
+            .find(|c| {
+                SIGNING_SERVICES.contains(&c.service.as_str())
+                    && c.answers(reference, &self.0.domain)
+            })
             .map(|c| c.key.clone())
     }
 }

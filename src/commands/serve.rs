@@ -38,13 +38,14 @@ async fn open(settings: &Settings) -> Result<Store, CommandError> {
     Ok(store)
 }
 
+async fn close(store: Store) -> Result<(), CommandError> {
+    store.close().await.map_err(|e| CommandError(e.to_string()))
+}
+
 /// Applies pending migrations.
 pub async fn migrate(settings: Settings) -> Result<String, CommandError> {
     let store = open(&settings).await?;
-    store
-        .close()
-        .await
-        .map_err(|e| CommandError(e.to_string()))?;
+    close(store).await?;
     Ok("database is up to date\n".to_owned())
 }
 
@@ -77,10 +78,7 @@ pub async fn keys_list(settings: Settings) -> Result<String, CommandError> {
         out.push_str(&render_object(&line));
         out.push('\n');
     }
-    store
-        .close()
-        .await
-        .map_err(|e| CommandError(e.to_string()))?;
+    close(store).await?;
     Ok(out)
 }
 
@@ -117,10 +115,7 @@ pub async fn keys_rotate(
                 .with("expires", key.certificate.expires),
         ));
     }
-    store
-        .close()
-        .await
-        .map_err(|e| CommandError(e.to_string()))?;
+    close(store).await?;
     Ok(format!(
         "{}\n",
         render_object(&Object::new().with("added", Value::Array(added)))
@@ -144,10 +139,7 @@ pub async fn accounts_add(
     )
     .await
     .map_err(|e| CommandError(format!("cannot create the account: {}", e.wire().1)))?;
-    store
-        .close()
-        .await
-        .map_err(|e| CommandError(e.to_string()))?;
+    close(store).await?;
     Ok(format!(
         "{}\n",
         render_object(&Object::new().with("identity", uri))

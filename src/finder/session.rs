@@ -114,11 +114,7 @@ pub async fn session_create(
     if !ctx.nonces.use_nonce(nonce, expires).await? {
         return Err(forbidden("nonce already used"));
     }
-    let signer = ctx
-        .published
-        .ring
-        .active(ServiceType::Finder, now)
-        .ok_or_else(|| Error::refused(ResultCode::TemporarilyUnavailable, "no finder key"))?;
+    let signer = ctx.published.signer(ServiceType::Finder, now)?;
     let session_expires = now.saturating_add(ctx.settings.finder.session_ttl_seconds);
     let registration = Registration {
         contact: contact.clone(),

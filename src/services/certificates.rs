@@ -10,7 +10,10 @@ use openpeer_protocol::signature::{KeyReference, KeyResolver, PublicKey};
 use openpeer_protocol::uri::DomainName;
 use rand_core::OsRng;
 
-use crate::keys::{KeyRing, ServiceType};
+use openpeer_protocol::error::ResultCode;
+
+use crate::error::Error;
+use crate::keys::{DomainKey, KeyRing, ServiceType};
 
 /// The key ring in force and what it publishes.
 #[derive(Debug)]
@@ -44,6 +47,16 @@ impl Published {
     }
 }
 
+impl Published {
+    /// The key that signs for `service` now; 480 (try later) when there is none.
+    pub fn signer(&self, service: ServiceType, now: u64) -> Result<&Arc<DomainKey>, Error> {
+        self.ring.active(service, now).ok_or_else(|| {
+            tracing::error!(%service, "no valid domain key");
+            Error::refused(ResultCode::TemporarilyUnavailable, "no valid domain key")
+        })
+    }
+}
+
 /// This domain's own valid certificates as a key resolver: what verifies the salt of a peer
 /// file of this domain, without a round trip through `certificates-get`.
 #[derive(Debug)]
@@ -58,20 +71,9 @@ pub struct OwnCertificates<'a> {
 
 impl KeyResolver for OwnCertificates<'_> {
     fn resolve(&self, reference: &KeyReference) -> Option<PublicKey> {
-        let KeyReference::Certificate {
-            id,
-            domain,
-            service,
-        } = reference
-        else {
-            return None;
-        };
-        if domain != self.domain {
-            return None;
-        }
         self.ring
             .published(self.now)
-            .find(|k| k.certificate.id == *id && k.certificate.service == *service)
+            .find(|k| k.certificate.answers(reference, self.domain))
             .map(|k| k.certificate.key.clone())
     }
 }

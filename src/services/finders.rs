@@ -1,7 +1,6 @@
 //! `bootstrapped-finders/finders-get` (spec §6.3): the finders of the domain — one per live
 //! gateway node — each entry signed by the domain's finder key; never more than asked.
 
-use openpeer_protocol::error::ResultCode;
 use openpeer_protocol::json::{Object, Value};
 use openpeer_protocol::signature::{KeyReference, sign_bundle};
 use rand_core::OsRng;
@@ -71,17 +70,8 @@ pub async fn finders_get(
     body: &Object,
     now: u64,
 ) -> Result<Object, Error> {
-    let wanted = match body.get("servers") {
-        None => 1,
-        Some(value) => value.as_u64().filter(|n| *n >= 1).ok_or_else(|| {
-            Error::refused(ResultCode::BadRequest, "servers must be a positive number")
-        })?,
-    };
-    let limit = wanted.min(u64::from(settings.limits.max_finders_per_request));
-    let signer = published
-        .ring
-        .active(ServiceType::Finder, now)
-        .ok_or_else(|| Error::refused(ResultCode::TemporarilyUnavailable, "no finder key"))?;
+    let limit = super::requested_count(body, "servers", settings.limits.max_finders_per_request)?;
+    let signer = published.signer(ServiceType::Finder, now)?;
     let reference = signer.certificate.reference(&settings.domain);
     let since = now.saturating_sub(settings.finder.node_ttl_seconds);
     let entries = repo

@@ -85,10 +85,7 @@ pub async fn identity_lookup_update(
         stable_id,
         now,
     )?;
-    let signer = published
-        .ring
-        .active(ServiceType::Identity, now)
-        .ok_or_else(|| Error::refused(ResultCode::TemporarilyUnavailable, "no identity key"))?;
+    let signer = published.signer(ServiceType::Identity, now)?;
     let identity_proof = Object::new()
         .with("$id", message_id(&mut OsRng))
         .with("contactProofBundle", contact_proof_bundle.clone());

@@ -29,6 +29,21 @@ pub struct Services {
     services_get: Arc<RenderedBody>,
 }
 
+/// A count a request asks for (`salts`, `servers`): 1 when absent, at most `cap`; anything
+/// but a positive number (quoted or not) is a bad request.
+pub fn requested_count(body: &Object, name: &'static str, cap: u32) -> Result<u64, Error> {
+    let wanted = match body.get(name) {
+        None => 1,
+        Some(value) => value.as_u64().filter(|n| *n >= 1).ok_or_else(|| {
+            Error::refused(
+                ResultCode::BadRequest,
+                "the count must be a positive number",
+            )
+        })?,
+    };
+    Ok(wanted.min(u64::from(cap)))
+}
+
 /// A service's answer: a body built for this request, or one rendered once and shared.
 #[derive(Clone, Debug)]
 pub enum Reply {

@@ -1,7 +1,6 @@
 //! `peer-salt/signed-salt-get` (spec §6.4): fresh random salts signed by the domain's salt key,
 //! each recorded before the answer leaves.
 
-use openpeer_protocol::error::ResultCode;
 use openpeer_protocol::json::{Object, Value};
 use openpeer_protocol::salt::sign_salt;
 use rand_core::OsRng;
@@ -43,17 +42,8 @@ pub async fn signed_salt_get(
     body: &Object,
     now: u64,
 ) -> Result<Object, Error> {
-    let wanted = match body.get("salts") {
-        None => 1,
-        Some(value) => value.as_u64().filter(|n| *n >= 1).ok_or_else(|| {
-            Error::refused(ResultCode::BadRequest, "salts must be a positive number")
-        })?,
-    };
-    let count = wanted.min(u64::from(settings.limits.max_salts_per_request));
-    let signer = published
-        .ring
-        .active(ServiceType::Salt, now)
-        .ok_or_else(|| Error::refused(ResultCode::TemporarilyUnavailable, "no salt key"))?;
+    let count = super::requested_count(body, "salts", settings.limits.max_salts_per_request)?;
+    let signer = published.signer(ServiceType::Salt, now)?;
     let mut bundles = Vec::new();
     let mut issued = Vec::new();
     for _ in 0..count {
