@@ -10,6 +10,8 @@ use async_std::net::TcpListener;
 use crate::commands::unix_now;
 use crate::config::{Settings, TlsSettings};
 use crate::finder::registry::{LocationRepo as _, Registry};
+use crate::finder::routes::Routes;
+use crate::finder::session::delete_rows;
 use crate::http;
 use crate::identity::local::FailureLimiter;
 use crate::identity::providers::Providers;
@@ -34,8 +36,10 @@ pub struct Gateway {
     pub login_failures: FailureLimiter,
     /// The upstream identity providers.
     pub providers: Providers,
-    /// The finder's live registrations.
+    /// The finder's live connections and registrations.
     pub registry: Registry,
+    /// The finder's find routes and relay channels.
+    pub routes: Routes,
 }
 
 /// Why a node could not start.
@@ -163,6 +167,7 @@ pub async fn start(mut settings: Settings) -> Result<RunningGateway, StartError>
         login_failures: FailureLimiter::default(),
         providers: Providers::new(settings_identity_providers),
         registry: Registry::default(),
+        routes: Routes::default(),
     });
     let server = net::serve(http::routes(Arc::clone(&gateway)), listener, options)
         .await
@@ -209,15 +214,11 @@ async fn background(gateway: Arc<Gateway>, stopped: channel::Receiver<()>) {
         {
             tracing::warn!(error = %e, "finder heartbeat failed");
         }
-        for lapsed in gateway.registry.purge_expired(now) {
-            if let Err(e) = services
-                .store()
-                .delete_location(&lapsed.contact, &lapsed.location_id)
-                .await
-            {
-                tracing::warn!(error = %e, "forgetting a lapsed location failed");
-            }
+        let lapsed = gateway.registry.purge_expired(now);
+        if let Err(e) = delete_rows(services.store().as_ref(), &lapsed).await {
+            tracing::warn!(error = %e, "forgetting a lapsed location failed");
         }
+        gateway.routes.purge_expired(now);
         match services.store().purge_expired(now).await {
             Ok(0) => {}
             Ok(purged) => {

@@ -257,6 +257,10 @@ pub struct FinderSettings {
     pub session_ttl_seconds: u64,
     /// Live locations one contact may register on this node.
     pub max_sessions_per_contact: usize,
+    /// `peer-location-find` requests one connection may make per second.
+    pub max_finds_per_second: u32,
+    /// Seconds a forwarded find stays routable: callee notifies after it are dropped.
+    pub find_route_seconds: u64,
 }
 
 /// Log output.

@@ -7,22 +7,19 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use async_std::net::TcpStream;
-use async_tungstenite::WebSocketStream;
 use async_tungstenite::tungstenite::Message as WsMessage;
 use futures_util::StreamExt as _;
 use openpeer_protocol::certificates::CertificateSet;
 use openpeer_protocol::dev::DevDomain;
 use openpeer_protocol::json::Object;
-use openpeer_protocol::message::{self, Message, Method};
+use openpeer_protocol::message::Method;
 use openpeer_protocol::peer_file::{PeerFileOptions, PublicPeerFile};
 use openpeer_protocol::random::nonce;
 use openpeer_protocol::seal::open;
-use openpeer_protocol::signature::{
-    KeyReference, SignatureSuite, SigningKey, sign_bundle, verify_bundle,
-};
+use openpeer_protocol::signature::{SignatureSuite, SigningKey, verify_bundle};
 use openpeer_protocol::uri::DomainName;
 use rand_core::OsRng;
+use support::finder::{connect, exchange, good, session_create};
 use support::identity::{peer, protocol};
 use support::{
     CERTIFICATES_GET, TestDb, call, error_code, ok_body, request, start, stop, unix_now,
@@ -33,75 +30,6 @@ crate::on_both_backends!(
     every_refusal_leaves_the_registry_unchanged,
     a_disconnect_forgets_the_location,
 );
-
-type Socket = WebSocketStream<TcpStream>;
-
-async fn connect(addr: SocketAddr) -> Socket {
-    let stream = TcpStream::connect(addr).await.expect("tcp");
-    async_tungstenite::client_async(format!("ws://{addr}/finder"), stream)
-        .await
-        .expect("websocket")
-        .0
-}
-
-async fn exchange(ws: &mut Socket, document: String) -> Message {
-    ws.send(WsMessage::text(document)).await.expect("send");
-    loop {
-        match ws.next().await.expect("an answer").expect("frame") {
-            WsMessage::Text(text) => return message::decode(text.as_str()).expect("a message"),
-            WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
-            other => panic!("unexpected frame {other:?}"),
-        }
-    }
-}
-
-/// A signed session proof of `file` for finder `finder_id`, expiring at `expires`.
-fn session_create(
-    key: &SigningKey,
-    file: &PublicPeerFile,
-    finder_id: &str,
-    contact: &str,
-    expires: u64,
-    n: &str,
-) -> String {
-    let proof = Object::new()
-        .with("finder", Object::new().with("$id", finder_id))
-        .with("nonce", n)
-        .with("expires", expires)
-        .with(
-            "location",
-            Object::new()
-                .with("$id", "location-1")
-                .with("contact", contact)
-                .with(
-                    "details",
-                    Object::new().with("device", Object::new().with("$id", "d1")),
-                ),
-        )
-        .with("peer", file.document().get("peer").unwrap().clone());
-    let bundle = sign_bundle(
-        "sessionProof",
-        proof,
-        key,
-        &KeyReference::Uri(file.contact().clone()),
-        &mut OsRng,
-    );
-    protocol(
-        Method::SessionCreate,
-        Object::new().with("sessionProofBundle", bundle),
-    )
-}
-
-fn good(key: &SigningKey, file: &PublicPeerFile) -> String {
-    session_create(
-        key,
-        file,
-        "node-1",
-        &file.contact().to_string(),
-        unix_now() + 3600,
-        &nonce(&mut OsRng),
-    )
-}
 
 async fn a_peer_registers_keeps_alive_and_leaves(db: TestDb) {
     let node = start(db.settings("")).await;
@@ -296,9 +224,9 @@ async fn every_refusal_leaves_the_registry_unchanged(db: TestDb) {
             400,
         ),
         (
-            "not served yet",
+            "find without a proof",
             protocol(Method::PeerLocationFind, Object::new()),
-            501,
+            400,
         ),
         (
             "unknown method",

@@ -9,33 +9,15 @@ use openpeer_protocol::seal::seal;
 use openpeer_protocol::signature::{PeerKey, sign_bundle, verify_bundle};
 use rand_core::OsRng;
 
+use zeroize::Zeroizing;
+
 use super::registry::{ConnectionId, LocationRepo, LocationRow, Registration, Registry};
-use crate::config::Settings;
+use super::{
+    Context, MAX_PROOF_LIFETIME, bad_request, check_expiry, forbidden, location_ids, short_text,
+};
 use crate::error::Error;
-use crate::identity::repo::IdentityRepo;
 use crate::keys::ServiceType;
-use crate::services::certificates::{OwnCertificates, Published};
-
-/// Longest session proof lifetime accepted (the C++ makes them 24 h).
-const MAX_PROOF_LIFETIME: u64 = 25 * 3600;
-
-fn forbidden(reason: &'static str) -> Error {
-    Error::refused(ResultCode::Forbidden, reason)
-}
-
-/// What `session-create` needs from the node.
-pub struct SessionContext<'a> {
-    /// Node settings.
-    pub settings: &'a Settings,
-    /// Keys in force.
-    pub published: &'a Published,
-    /// The nonce cache.
-    pub nonces: &'a dyn IdentityRepo,
-    /// The location rows.
-    pub locations: &'a dyn LocationRepo,
-    /// The live registrations.
-    pub registry: &'a Registry,
-}
+use crate::services::certificates::OwnCertificates;
 
 /// `session-create`: every check of spec §6.11 — the peer file valid and of this domain (salt
 /// signed by this domain's salt certificate), the proof signed by that peer file's key, not
@@ -43,20 +25,20 @@ pub struct SessionContext<'a> {
 /// finder — then the registration and the signed `serverProofBundle` with a relay token and its
 /// secret sealed to the peer's key.
 pub async fn session_create(
-    ctx: &SessionContext<'_>,
+    ctx: &Context<'_>,
     connection: ConnectionId,
     body: &Object,
     now: u64,
 ) -> Result<Object, Error> {
     let bundle = body
         .get_object("sessionProofBundle")
-        .ok_or_else(|| Error::refused(ResultCode::BadRequest, "sessionProofBundle missing"))?;
+        .ok_or_else(|| bad_request("sessionProofBundle missing"))?;
     let proof = bundle
         .get_object("sessionProof")
-        .ok_or_else(|| Error::refused(ResultCode::BadRequest, "sessionProof missing"))?;
+        .ok_or_else(|| bad_request("sessionProof missing"))?;
     let peer = proof
         .get_object("peer")
-        .ok_or_else(|| Error::refused(ResultCode::BadRequest, "peer file missing"))?;
+        .ok_or_else(|| bad_request("peer file missing"))?;
     let document = Object::new().with("peer", peer.clone());
     if salt_domain(&document).as_ref() != Some(&ctx.settings.domain) {
         return Err(forbidden("a peer registers with its own domain's finder"));
@@ -79,49 +61,40 @@ pub async fn session_create(
     .map_err(|_| forbidden("session proof does not verify"))?;
     let expires = proof
         .get_u64("expires")
-        .ok_or_else(|| Error::refused(ResultCode::BadRequest, "expires missing"))?;
-    if expires <= now {
-        return Err(Error::refused(
-            ResultCode::Unauthorized,
-            "session proof expired",
-        ));
-    }
-    if expires > now.saturating_add(MAX_PROOF_LIFETIME) {
-        return Err(Error::refused(
-            ResultCode::Unauthorized,
-            "session proof lifetime too long",
-        ));
-    }
+        .ok_or_else(|| bad_request("expires missing"))?;
+    check_expiry(expires, now, MAX_PROOF_LIFETIME)?;
     let finder_id = proof.get_object("finder").and_then(|f| f.get_str("$id"));
     if finder_id != Some(ctx.settings.node_id.as_str()) {
         return Err(forbidden("the session proof is for another finder"));
     }
     let location = proof
         .get_object("location")
-        .ok_or_else(|| Error::refused(ResultCode::BadRequest, "location missing"))?;
-    let location_id = location
-        .get_str("$id")
-        .filter(|id| !id.is_empty() && id.len() <= 128)
-        .ok_or_else(|| Error::refused(ResultCode::BadRequest, "location $id missing"))?;
+        .ok_or_else(|| bad_request("location missing"))?;
+    let location_id = short_text(location, "$id", "location $id missing")?;
     let contact = file.contact().to_string();
     if location.get_str("contact") != Some(contact.as_str()) {
         return Err(forbidden("location.contact is not the peer file's contact"));
     }
-    let nonce = proof
-        .get_str("nonce")
-        .filter(|n| !n.is_empty() && n.len() <= 128)
-        .ok_or_else(|| Error::refused(ResultCode::BadRequest, "nonce missing"))?;
+    let nonce = short_text(proof, "nonce", "nonce missing")?;
     if !ctx.nonces.use_nonce(nonce, expires).await? {
         return Err(forbidden("nonce already used"));
     }
     let signer = ctx.published.signer(ServiceType::Finder, now)?;
     let session_expires = now.saturating_add(ctx.settings.finder.session_ttl_seconds);
+    let relay_token = random_string(&mut OsRng, 32);
+    let relay_secret = Zeroizing::new(random_string(&mut OsRng, 32));
+    let sealed = seal(file.key(), relay_secret.as_bytes(), &mut OsRng)
+        .map_err(|_| forbidden("cannot seal to the peer's key"))?;
     let registration = Registration {
         contact: contact.clone(),
         location_id: location_id.to_owned(),
+        details: location.get_object("details").cloned().unwrap_or_default(),
         connection,
         expires: session_expires,
+        key: file.key().clone(),
         find_secret: file.find_secret().map(str::to_owned),
+        relay_token: relay_token.clone(),
+        relay_secret,
     };
     ctx.registry
         .register(registration, ctx.settings.finder.max_sessions_per_contact)?;
@@ -133,10 +106,6 @@ pub async fn session_create(
             expires: session_expires,
         })
         .await?;
-    let relay_token = random_string(&mut OsRng, 32);
-    let relay_secret = random_string(&mut OsRng, 32);
-    let sealed = seal(file.key(), relay_secret.as_bytes(), &mut OsRng)
-        .map_err(|_| forbidden("cannot seal to the peer's key"))?;
     let server_proof = Object::new().with("$id", message_id(&mut OsRng)).with(
         "relay",
         Object::new()
@@ -162,7 +131,7 @@ pub async fn session_create(
 
 /// `session-keep-alive`: extends the registrations of this connection; 404 when it has none.
 pub async fn session_keep_alive(
-    ctx: &SessionContext<'_>,
+    ctx: &Context<'_>,
     connection: ConnectionId,
     now: u64,
 ) -> Result<Object, Error> {
@@ -187,20 +156,11 @@ pub async fn session_keep_alive(
 /// `session-delete`: unregisters the listed locations of this connection (absent list: all),
 /// answering the ids removed.
 pub async fn session_delete(
-    ctx: &SessionContext<'_>,
+    ctx: &Context<'_>,
     connection: ConnectionId,
     body: &Object,
 ) -> Result<Object, Error> {
-    let only: Option<Vec<String>> = body.get_object("locations").map(|l| {
-        l.get_list("location")
-            .iter()
-            .filter_map(|v| {
-                v.as_object()
-                    .and_then(|o| o.get_str("$id"))
-                    .map(str::to_owned)
-            })
-            .collect()
-    });
+    let only = body.get_object("locations").map(location_ids);
     let removed = unregister(ctx.registry, ctx.locations, connection, only.as_deref()).await?;
     let items = removed
         .iter()
@@ -220,10 +180,16 @@ pub async fn unregister(
     only: Option<&[String]>,
 ) -> Result<Vec<Registration>, Error> {
     let removed = registry.remove(connection, only);
-    for r in &removed {
+    delete_rows(locations, &removed).await?;
+    Ok(removed)
+}
+
+/// Deletes the database rows of registrations already gone from memory.
+pub async fn delete_rows(locations: &dyn LocationRepo, gone: &[Registration]) -> Result<(), Error> {
+    for r in gone {
         locations
             .delete_location(&r.contact, &r.location_id)
             .await?;
     }
-    Ok(removed)
+    Ok(())
 }

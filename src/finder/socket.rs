@@ -1,7 +1,9 @@
 //! The finder transport (architecture §4): a WebSocket at `/finder`. A text message is one JSON
-//! document on channel 0, answered through the same dispatcher shape as HTTP; a binary message
-//! is a relay frame (4-byte big-endian channel + payload), which this node does not relay yet
-//! and refuses by closing. Disconnecting removes the connection's registrations.
+//! document on channel 0: a request is answered in order, a callee's `peer-location-find` notify
+//! is relayed to the requester; a binary message is a relay frame (4-byte big-endian channel +
+//! payload) copied to the other end of its channel. Everything the finder sends down a
+//! connection goes through its outbox, so answers and relayed messages never interleave.
+//! Disconnecting removes the connection's registrations, routes and channels.
 
 use std::sync::Arc;
 
@@ -13,8 +15,8 @@ use openpeer_protocol::error::ResultCode;
 use openpeer_protocol::json::Object;
 use openpeer_protocol::message::{self, Envelope, ErrorResult, Message, MessageKind, Method};
 
-use super::registry::ConnectionId;
-use super::session::{self, SessionContext};
+use super::registry::{ConnectionId, Outbound};
+use super::{Context, find, relay, session};
 use crate::app::Gateway;
 use crate::commands::unix_now;
 use crate::error::Error;
@@ -57,84 +59,125 @@ pub async fn endpoint(req: tide::Request<State>) -> tide::Result {
     Ok(response)
 }
 
-async fn serve<S>(gateway: Arc<Gateway>, mut ws: WebSocketStream<S>)
+/// Messages queued for one connection before relayed traffic to it is dropped.
+const OUTBOX_DEPTH: usize = 64;
+
+async fn serve<S>(gateway: Arc<Gateway>, ws: WebSocketStream<S>)
 where
-    S: futures_util::AsyncRead + futures_util::AsyncWrite + Unpin,
+    S: futures_util::AsyncRead + futures_util::AsyncWrite + Unpin + Send + 'static,
 {
-    let connection = gateway.registry.connect();
-    while let Some(received) = ws.next().await {
-        let reply = match received {
-            Ok(WsMessage::Text(text)) => Some(answer(&gateway, connection, text.as_str()).await),
-            Ok(WsMessage::Binary(_)) => {
-                tracing::debug!(
-                    connection,
-                    "relay frame refused: relaying is not served yet"
-                );
+    let (mut sink, mut stream) = ws.split();
+    let (outbox, inbox) = async_std::channel::bounded::<Outbound>(OUTBOX_DEPTH);
+    let connection = gateway.registry.connect(outbox.clone());
+    let writer = async_std::task::spawn(async move {
+        while let Ok(message) = inbox.recv().await {
+            let message = match message {
+                Outbound::Text(text) => WsMessage::text(text),
+                Outbound::Frame(frame) => WsMessage::binary(frame),
+            };
+            if sink.send(message).await.is_err() {
                 break;
             }
+        }
+        let _ = sink.close(None).await;
+    });
+    while let Some(received) = stream.next().await {
+        match received {
+            Ok(WsMessage::Text(text)) => {
+                let reply = answer(&context(&gateway), connection, text.as_str()).await;
+                if let Some(reply) = reply
+                    && outbox.send(Outbound::Text(reply)).await.is_err()
+                {
+                    break;
+                }
+            }
+            Ok(WsMessage::Binary(frame)) => {
+                let relayed = relay::relay_frame(&context(&gateway), connection, &frame);
+                if let Err(e) = relayed {
+                    tracing::debug!(connection, error = %e, "malformed relay frame; closing");
+                    break;
+                }
+            }
             Ok(WsMessage::Close(_)) | Err(_) => break,
-            Ok(_) => None,
-        };
-        if let Some(reply) = reply
-            && ws.send(WsMessage::text(reply)).await.is_err()
-        {
-            break;
+            Ok(_) => {}
         }
     }
-    let _ = ws.close(None).await;
-    let services = &gateway.services;
-    if let Err(e) = session::unregister(
-        &gateway.registry,
-        services.store().as_ref(),
-        connection,
-        None,
-    )
-    .await
-    {
+    let ctx = context(&gateway);
+    relay::close_channels(&ctx, ctx.routes.disconnect(connection));
+    let gone = ctx.registry.disconnect(connection);
+    if let Err(e) = session::delete_rows(ctx.locations, &gone).await {
         tracing::warn!(error = %e, connection, "could not forget a closed connection's locations");
     }
+    outbox.close();
+    writer.await;
 }
 
-/// Answers one document received on channel 0.
-async fn answer(gateway: &Gateway, connection: ConnectionId, text: &str) -> String {
-    let now = unix_now();
-    let request = match message::decode(text) {
-        Ok(request) => request,
-        Err(e) => return message::encode(&Message::error_document(e.result_code(), None, now)),
-    };
-    let outcome = match request.envelope.method() {
-        Ok(method) if request.envelope.kind == MessageKind::Request => {
-            call(gateway, connection, method, &request.body, now).await
-        }
-        Ok(_) => Err(Error::refused(
-            ResultCode::BadRequest,
-            "only requests are served here",
-        )),
-        Err(e) => Err(Error::Protocol(e.into())),
-    };
-    reply(&request.envelope, outcome, now)
-}
-
-async fn call(
-    gateway: &Gateway,
-    connection: ConnectionId,
-    method: Method,
-    body: &Object,
-    now: u64,
-) -> Result<Object, Error> {
+/// The finder context of the node's current keys.
+fn context(gateway: &Gateway) -> Context<'_> {
     let services = &gateway.services;
-    let published = services.published();
-    let ctx = SessionContext {
+    Context {
         settings: services.settings(),
-        published: &published,
+        published: services.published(),
         nonces: services.store().as_ref(),
         locations: services.store().as_ref(),
         registry: &gateway.registry,
+        routes: &gateway.routes,
+    }
+}
+
+/// Handles one document received on channel 0; `Some` is the answer to send back.
+async fn answer(ctx: &Context<'_>, connection: ConnectionId, text: &str) -> Option<String> {
+    let now = unix_now();
+    if text.trim().is_empty() {
+        // The C14 client pings with "\n" on channel 0.
+        return None;
+    }
+    let received = match message::decode(text) {
+        Ok(received) => received,
+        Err(e) => {
+            let error = Message::error_document(e.result_code(), None, now);
+            return Some(message::encode(&error));
+        }
     };
+    let envelope = &received.envelope;
+    let outcome = match (envelope.kind, envelope.method()) {
+        (MessageKind::Request, Ok(method)) => {
+            call(ctx, connection, method, envelope, text, &received.body, now).await
+        }
+        (MessageKind::Request, Err(e)) => Err(Error::Protocol(e.into())),
+        (MessageKind::Notify, Ok(Method::PeerLocationFind)) => {
+            find::relay_notify(ctx, connection, envelope, text, now);
+            return None;
+        }
+        (MessageKind::Result, _) => {
+            // A callee's answer to a forwarded find: the requester already has the finder's.
+            return None;
+        }
+        (MessageKind::Notify, _) => Err(Error::refused(
+            ResultCode::NotImplemented,
+            "notify not served by this finder",
+        )),
+    };
+    Some(reply(envelope, outcome, now))
+}
+
+async fn call(
+    ctx: &Context<'_>,
+    connection: ConnectionId,
+    method: Method,
+    envelope: &Envelope,
+    text: &str,
+    body: &Object,
+    now: u64,
+) -> Result<Object, Error> {
     match method {
-        Method::SessionCreate => session::session_create(&ctx, connection, body, now).await,
-        Method::SessionKeepAlive => session::session_keep_alive(&ctx, connection, now).await,
-        Method::SessionDelete => session::session_delete(&ctx, connection, body).await,
+        Method::SessionCreate => session::session_create(ctx, connection, body, now).await,
+        Method::SessionKeepAlive => session::session_keep_alive(ctx, connection, now).await,
+        Method::SessionDelete => session::session_delete(ctx, connection, body).await,
+        Method::PeerLocationFind => {
+            find::peer_location_find(ctx, connection, envelope, text, body, now).await
+        }
+        Method::ChannelMap => relay::channel_map(ctx, connection, envelope, body, now).await,
         _ => Err(Error::refused(
             ResultCode::NotImplemented,
             "method not served by this finder",

@@ -25,6 +25,7 @@ use sea_orm::{ConnectionTrait as _, Database, Statement};
 
 pub use openpeer_gateway::commands::unix_now;
 
+pub mod finder;
 pub mod identity;
 pub mod oidc;
 pub mod proxy;

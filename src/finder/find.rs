@@ -1,0 +1,182 @@
+//! `peer-finder/peer-location-find` (spec §6.11, §7.3): a registered peer asks for another
+//! peer's locations. The finder checks the request, forwards the same signed request to each of
+//! the target's locations and relays their `notify` (same `$id`) back to the requester; it never
+//! reads the candidates (architecture §4).
+
+use openpeer_protocol::error::ResultCode;
+use openpeer_protocol::json::{Object, Value};
+use openpeer_protocol::message::Envelope;
+use openpeer_protocol::proof::{check, find_secret_proof};
+use openpeer_protocol::signature::{PeerKey, verify_bundle};
+use openpeer_protocol::uri::PeerUri;
+
+use super::registry::{ConnectionId, Outbound, Registration};
+use super::{
+    Context, MAX_PROOF_LIFETIME, bad_request, check_expiry, forbidden, location_ids, short_text,
+};
+use crate::error::Error;
+
+/// Answers a find from `connection` and forwards `text`, the request exactly as received, to
+/// the target's locations. Checks, in order: the find rate of the connection (480), the
+/// requester registered on this connection and its signature (403), the proof expiry (401),
+/// the target's findable locations (404), `findSecretProof` against their `findSecret` (403),
+/// the one-time nonce (403), and what is left after `exclude` (404).
+pub async fn peer_location_find(
+    ctx: &Context<'_>,
+    connection: ConnectionId,
+    request: &Envelope,
+    text: &str,
+    body: &Object,
+    now: u64,
+) -> Result<Object, Error> {
+    let limit = ctx.settings.finder.max_finds_per_second;
+    if !ctx.registry.allow_find(connection, now, limit) {
+        return Err(Error::refused(
+            ResultCode::TemporarilyUnavailable,
+            "too many finds on this connection; slow down",
+        ));
+    }
+    let id = request
+        .id
+        .as_deref()
+        .filter(|id| !id.is_empty() && id.len() <= 128)
+        .ok_or_else(|| bad_request("$id missing"))?;
+    let bundle = body
+        .get_object("findProofBundle")
+        .ok_or_else(|| bad_request("findProofBundle missing"))?;
+    let proof = bundle
+        .get_object("findProof")
+        .ok_or_else(|| bad_request("findProof missing"))?;
+    let from = proof
+        .get_object("location")
+        .and_then(|l| l.get_str("contact"))
+        .ok_or_else(|| bad_request("location.contact missing"))?;
+    let requester = ctx
+        .registry
+        .registered_on(connection, from)
+        .ok_or_else(|| forbidden("register this location with session-create before finding"))?;
+    let requester_uri =
+        PeerUri::parse(&requester.contact).map_err(|e| Error::Protocol(e.into()))?;
+    verify_bundle(
+        bundle,
+        "findProof",
+        &PeerKey {
+            uri: &requester_uri,
+            key: &requester.key,
+        },
+    )
+    .map_err(|_| forbidden("find proof does not verify"))?;
+    let expires = proof
+        .get_u64("findSecretProofExpires")
+        .ok_or_else(|| bad_request("findSecretProofExpires missing"))?;
+    check_expiry(expires, now, MAX_PROOF_LIFETIME)?;
+    let nonce = short_text(proof, "nonce", "nonce missing")?;
+    let presented = proof
+        .get_str("findSecretProof")
+        .ok_or_else(|| bad_request("findSecretProof missing"))?;
+    let target = proof
+        .get_str("find")
+        .ok_or_else(|| bad_request("find missing"))?;
+    let findable: Vec<Registration> = ctx
+        .registry
+        .locations_of(target)
+        .into_iter()
+        .filter(|r| r.find_secret.is_some())
+        .collect();
+    if findable.is_empty() {
+        return Err(Error::refused(
+            ResultCode::NotFound,
+            "the peer has no findable location",
+        ));
+    }
+    let proven: Vec<Registration> = findable
+        .into_iter()
+        .filter(|r| {
+            let secret = r.find_secret.as_deref().unwrap_or_default();
+            check(
+                &find_secret_proof(secret, nonce, expires),
+                presented,
+                expires,
+                now,
+            )
+            .is_ok()
+        })
+        .collect();
+    if proven.is_empty() {
+        return Err(forbidden("findSecretProof does not match"));
+    }
+    if !ctx.nonces.use_nonce(nonce, expires).await? {
+        return Err(forbidden("nonce already used"));
+    }
+    let excluded = body
+        .get_object("exclude")
+        .and_then(|e| e.get_object("locations"))
+        .map(location_ids)
+        .unwrap_or_default();
+    let callees: Vec<Registration> = proven
+        .into_iter()
+        .filter(|r| !excluded.iter().any(|x| x == &r.location_id))
+        .collect();
+    if callees.is_empty() {
+        return Err(Error::refused(
+            ResultCode::NotFound,
+            "every location of the peer is excluded",
+        ));
+    }
+    let mut connections: Vec<ConnectionId> = callees.iter().map(|r| r.connection).collect();
+    connections.sort_unstable();
+    connections.dedup();
+    let route_expires = now.saturating_add(ctx.settings.finder.find_route_seconds);
+    ctx.routes
+        .add_find(id, connection, connections.clone(), now, route_expires)?;
+    for callee in connections {
+        deliver(ctx, callee, text);
+    }
+    let locations = callees
+        .iter()
+        .map(|r| {
+            Value::Object(
+                Object::new()
+                    .with("$id", r.location_id.as_str())
+                    .with("contact", r.contact.as_str())
+                    .with("details", r.details.clone()),
+            )
+        })
+        .collect();
+    Ok(Object::new().with(
+        "locations",
+        Object::new().with("location", Value::from_list(locations)),
+    ))
+}
+
+/// Relays a callee's `notify` for find `$id` to the requester, while the route lives and only
+/// from a connection the find went to; anything else is dropped.
+pub fn relay_notify(
+    ctx: &Context<'_>,
+    connection: ConnectionId,
+    notify: &Envelope,
+    text: &str,
+    now: u64,
+) {
+    let requester = notify
+        .id
+        .as_deref()
+        .and_then(|id| ctx.routes.find_requester(id, connection, now));
+    match requester {
+        Some(requester) => deliver(ctx, requester, text),
+        None => tracing::debug!(connection, "notify without a live find route dropped"),
+    }
+}
+
+/// Sends one document to a connection, if it is still there and keeping up.
+fn deliver(ctx: &Context<'_>, connection: ConnectionId, text: &str) {
+    if !ctx
+        .registry
+        .deliver(connection, Outbound::Text(text.to_owned()))
+    {
+        tracing::debug!(
+            connection,
+            "find message not delivered: connection gone or full"
+        );
+    }
+}

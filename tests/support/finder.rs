@@ -1,0 +1,91 @@
+//! The finder WebSocket as the tests drive it: connect, exchange one document, and the
+//! `session-create` request of a peer.
+
+use std::net::SocketAddr;
+
+use async_std::net::TcpStream;
+use async_tungstenite::WebSocketStream;
+use async_tungstenite::tungstenite::Message as WsMessage;
+use futures_util::StreamExt as _;
+use openpeer_protocol::json::Object;
+use openpeer_protocol::message::{self, Message, Method};
+use openpeer_protocol::peer_file::PublicPeerFile;
+use openpeer_protocol::random::nonce;
+use openpeer_protocol::signature::{KeyReference, SigningKey, sign_bundle};
+use rand_core::OsRng;
+
+use super::identity::protocol;
+use super::unix_now;
+
+/// A finder WebSocket client.
+pub type Socket = WebSocketStream<TcpStream>;
+
+/// Opens the finder WebSocket of the gateway at `addr`.
+pub async fn connect(addr: SocketAddr) -> Socket {
+    let stream = TcpStream::connect(addr).await.expect("tcp");
+    async_tungstenite::client_async(format!("ws://{addr}/finder"), stream)
+        .await
+        .expect("websocket")
+        .0
+}
+
+/// Sends a document and waits for the next text message.
+pub async fn exchange(ws: &mut Socket, document: String) -> Message {
+    ws.send(WsMessage::text(document)).await.expect("send");
+    loop {
+        match ws.next().await.expect("an answer").expect("frame") {
+            WsMessage::Text(text) => return message::decode(text.as_str()).expect("a message"),
+            WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+/// A signed session proof of `file` for finder `finder_id`, expiring at `expires`.
+pub fn session_create(
+    key: &SigningKey,
+    file: &PublicPeerFile,
+    finder_id: &str,
+    contact: &str,
+    expires: u64,
+    n: &str,
+) -> String {
+    let proof = Object::new()
+        .with("finder", Object::new().with("$id", finder_id))
+        .with("nonce", n)
+        .with("expires", expires)
+        .with(
+            "location",
+            Object::new()
+                .with("$id", "location-1")
+                .with("contact", contact)
+                .with(
+                    "details",
+                    Object::new().with("device", Object::new().with("$id", "d1")),
+                ),
+        )
+        .with("peer", file.document().get("peer").unwrap().clone());
+    let bundle = sign_bundle(
+        "sessionProof",
+        proof,
+        key,
+        &KeyReference::Uri(file.contact().clone()),
+        &mut OsRng,
+    );
+    protocol(
+        Method::SessionCreate,
+        Object::new().with("sessionProofBundle", bundle),
+    )
+}
+
+/// A valid `session-create` of `file` for node-1.
+pub fn good(key: &SigningKey, file: &PublicPeerFile) -> String {
+    session_create(
+        key,
+        file,
+        "node-1",
+        &file.contact().to_string(),
+        unix_now() + 3600,
+        &nonce(&mut OsRng),
+    )
+}
