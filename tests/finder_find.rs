@@ -21,7 +21,7 @@ use openpeer_protocol::signature::{KeyReference, SignatureSuite, SigningKey, sig
 use rand_core::OsRng;
 use support::finder::{Socket, connect, exchange, good};
 use support::identity::{peer, protocol};
-use support::{TestDb, error_code, ok_body, start, stop, unix_now};
+use support::{TestDb, error_code, get, ok_body, start, stop, unix_now};
 
 crate::on_both_backends!(
     a_find_reaches_the_target_and_its_notify_the_requester,
@@ -237,6 +237,17 @@ async fn a_find_reaches_the_target_and_its_notify_the_requester(db: TestDb) {
     assert_quiet(&mut a.ws, "callee result").await;
     assert_quiet(&mut b.ws, "callee result").await;
     assert_eq!(db.count("finder_locations").await, 3);
+    let metrics = get(addr, "/metrics").await.text();
+    for line in [
+        "openpeer_finder_connections 3",
+        "openpeer_finder_registrations 3",
+        "openpeer_finder_find_routes 1",
+        "openpeer_finder_relay_channels 0",
+        "openpeer_requests_total{handler=\"peer-finder\",method=\"peer-location-find\",code=\"200\"} 1",
+        "openpeer_requests_total{handler=\"peer-finder\",method=\"session-create\",code=\"200\"} 3",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
     stop(node).await;
 }
 

@@ -16,6 +16,7 @@ use openpeer_protocol::json::Object;
 use crate::config::Settings;
 use crate::error::Error;
 use crate::identity::repo::IdentityRepo;
+use crate::metrics::Metrics;
 use crate::services::certificates::Published;
 use registry::{LocationRepo, Registry};
 use routes::Routes;
@@ -37,6 +38,8 @@ pub struct Context<'a> {
     pub registry: &'a Registry,
     /// Find routes and relay channels.
     pub routes: &'a Routes,
+    /// Request counters, shared with HTTP.
+    pub metrics: &'a Metrics,
 }
 
 fn bad_request(reason: &'static str) -> Error {

@@ -260,6 +260,11 @@ impl Registry {
         self.lock().take_where(|r| r.expires > now)
     }
 
+    /// Open connections of this node.
+    pub fn connections(&self) -> usize {
+        self.lock().links.len()
+    }
+
     /// Live registrations of this node.
     pub fn len(&self) -> usize {
         self.lock().contacts.values().map(Vec::len).sum()

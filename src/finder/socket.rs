@@ -6,6 +6,7 @@
 //! Disconnecting removes the connection's registrations, routes and channels.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_tungstenite::WebSocketStream;
 use async_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -122,6 +123,7 @@ fn context(gateway: &Gateway) -> Context<'_> {
         locations: services.store().as_ref(),
         registry: &gateway.registry,
         routes: &gateway.routes,
+        metrics: &gateway.metrics,
     }
 }
 
@@ -142,7 +144,16 @@ async fn answer(ctx: &Context<'_>, connection: ConnectionId, text: &str) -> Opti
     let envelope = &received.envelope;
     let outcome = match (envelope.kind, envelope.method()) {
         (MessageKind::Request, Ok(method)) => {
-            call(ctx, connection, method, envelope, text, &received.body, now).await
+            let started = Instant::now();
+            let outcome = call(ctx, connection, method, envelope, text, &received.body, now).await;
+            let code = outcome.as_ref().map_or_else(|e| e.wire().0.code(), |_| 200);
+            ctx.metrics.observe(
+                method.handler().as_str(),
+                method.name(),
+                code,
+                started.elapsed(),
+            );
+            outcome
         }
         (MessageKind::Request, Err(e)) => Err(Error::Protocol(e.into())),
         (MessageKind::Notify, Ok(Method::PeerLocationFind)) => {

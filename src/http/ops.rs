@@ -29,7 +29,32 @@ pub async fn readyz(req: tide::Request<State>) -> tide::Result {
 
 /// Prometheus metrics.
 pub async fn metrics(req: tide::Request<State>) -> tide::Result {
-    let text = req.state().metrics.render(&[]);
+    let gateway = req.state();
+    let (finds, channel_ends) = gateway.routes.counts();
+    let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    let gauges = [
+        (
+            "openpeer_finder_connections",
+            "Open finder WebSocket connections.",
+            as_u64(gateway.registry.connections()),
+        ),
+        (
+            "openpeer_finder_registrations",
+            "Locations registered with session-create on this node.",
+            as_u64(gateway.registry.len()),
+        ),
+        (
+            "openpeer_finder_find_routes",
+            "Forwarded finds whose notifies are still relayed.",
+            as_u64(finds),
+        ),
+        (
+            "openpeer_finder_relay_channels",
+            "Relay channels mapped by channel-map.",
+            as_u64(channel_ends / 2),
+        ),
+    ];
+    let text = gateway.metrics.render(&gauges);
     Ok(tide::Response::builder(200)
         .content_type("text/plain; version=0.0.4")
         .body(text)
