@@ -13,5 +13,6 @@ pub mod keys;
 pub mod logging;
 pub mod metrics;
 pub mod net;
+pub mod peer;
 pub mod services;
 pub mod store;

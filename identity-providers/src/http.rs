@@ -149,6 +149,8 @@ fn fix_synthesized_date(res: &mut Response) {
 pub struct HttpClient {
     surf: surf::Client,
     timeout: Duration,
+    /// The backend surf also holds, kept for its TLS connector.
+    backend: RustlsH1Client,
 }
 
 impl HttpClient {
@@ -160,16 +162,43 @@ impl HttpClient {
                 "the HTTP timeout must be positive".into(),
             ));
         }
+        let backend = RustlsH1Client::new(extra_root_pems)?;
         Ok(Self {
             // `with_http_client` installs no middleware: no Redirect, no Logger.
-            surf: surf::Client::with_http_client(RustlsH1Client::new(extra_root_pems)?),
+            surf: surf::Client::with_http_client(backend.clone()),
             timeout,
+            backend,
         })
     }
 
     /// The per-request timeout.
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// The TLS connector of this client (same roots), so that a WebSocket (`wss`) opened next to
+    /// these requests trusts exactly the servers the requests do.
+    pub fn tls_connector(&self) -> &TlsConnector {
+        &self.backend.tls
+    }
+
+    /// POSTs `body` as `content_type` to `url` and returns the status and the whole body (at most
+    /// [`MAX_BODY`] bytes), within the timeout. For protocol clients (Open Peer requests are JSON
+    /// POSTs answered with HTTP 200); redirects are returned, not followed.
+    pub async fn post(
+        &self,
+        url: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), HttpError> {
+        let url =
+            surf::Url::parse(url).map_err(|_| HttpError("cannot build request: URL".to_owned()))?;
+        let mut req = surf::Request::new(surf::http::Method::Post, url);
+        req.set_body(body);
+        // After the body: `set_body` sets a default Content-Type that this one replaces.
+        req.insert_header("Content-Type", content_type);
+        let fetched = self.execute(req).await?;
+        Ok((fetched.status, fetched.body))
     }
 
     /// Sends `req` and reads the whole answer (at most [`MAX_BODY`] bytes) within the timeout.
@@ -387,6 +416,51 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
         assert!(err.to_string().contains("no answer within"), "{err}");
         assert!(!err.to_string().contains("SECRET"), "{err}");
+    }
+
+    #[async_std::test]
+    async fn post_sends_the_body_and_returns_the_answer() {
+        use async_std::io::WriteExt as _;
+        let listener = async_std::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = async_std::task::spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            // Read until the 7-byte body has arrived after the head.
+            while !seen.ends_with(b"{\"a\":1}") {
+                let n = stream.read(&mut buf).await.expect("read");
+                assert!(n > 0, "request cut short");
+                seen.extend_from_slice(&buf[..n]);
+            }
+            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+            stream.write_all(answer).await.expect("write");
+            String::from_utf8(seen).expect("UTF-8 request")
+        });
+        let client = HttpClient::new(&[], Duration::from_secs(5)).expect("client");
+        let (status, body) = client
+            .post(
+                &format!("http://{addr}/x"),
+                "application/json",
+                b"{\"a\":1}".to_vec(),
+            )
+            .await
+            .expect("answer");
+        assert_eq!((status, body.as_slice()), (200, &b"ok"[..]));
+        let request = server.await.to_ascii_lowercase();
+        assert!(request.starts_with("post /x http/1.1"), "{request}");
+        assert!(
+            request.contains("content-type: application/json"),
+            "{request}"
+        );
+        assert!(
+            client
+                .post("not a url", "text/plain", Vec::new())
+                .await
+                .is_err()
+        );
     }
 
     #[test]

@@ -1,0 +1,181 @@
+//! The peer client (`openpeer_gateway::peer`) against a gateway started in-process: bootstrap,
+//! `session-create` and keep-alive through the client; and — once the finder serves
+//! `peer-location-find` and `channel-map` — a find between two peers that hand off over UDP or,
+//! when the direct path is blocked, through the finder relay.
+
+mod support;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use async_std::net::UdpSocket;
+use openpeer_gateway::peer::{Connection, Peer, PeerError, PeerOptions};
+use openpeer_protocol::uri::DomainName;
+use support::{TestDb, start, stop, unix_now};
+
+crate::on_both_backends!(a_peer_registers_and_keeps_its_session_alive);
+
+fn options(addr: SocketAddr) -> PeerOptions {
+    PeerOptions::new(
+        format!("http://{addr}"),
+        DomainName::parse("localhost").unwrap(),
+    )
+}
+
+async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    async_std::future::timeout(Duration::from_secs(30), future)
+        .await
+        .unwrap_or_else(|_| panic!("{what} took too long"))
+}
+
+async fn locations_become(db: &TestDb, expected: i64) {
+    let mut seen = -1;
+    for _ in 0..100 {
+        seen = db.count("finder_locations").await;
+        if seen == expected {
+            return;
+        }
+        async_std::task::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("finder_locations stayed at {seen}, expected {expected}");
+}
+
+async fn a_peer_registers_and_keeps_its_session_alive(db: TestDb) {
+    // Four-second sessions, purged within a second of lapsing: only keep-alives hold this one.
+    let node =
+        start(db.settings("[finder]\nsession_ttl_seconds = 4\nnode_ttl_seconds = 3\n")).await;
+    let mut options = options(node.local_addr());
+    options.keep_alive_margin = Duration::from_secs(1);
+    let peer = within("the start", Peer::start(options))
+        .await
+        .expect("the peer starts");
+    assert_eq!(peer.contact().domain().as_str(), "localhost");
+    let file = peer.public_peer_file();
+    assert_eq!(file.contact(), peer.contact());
+    assert!(file.find_secret().is_some(), "findable");
+    assert!(
+        file.salt_verified(),
+        "salt checked against certificates-get"
+    );
+    assert!(peer.is_registered());
+    let first = peer.session_expires();
+    assert!(first.abs_diff(unix_now() + 4) <= 2, "expires {first}");
+    locations_become(&db, 1).await;
+
+    async_std::task::sleep(Duration::from_secs(7)).await;
+    assert!(
+        peer.session_expires() > first + 2,
+        "keep-alives moved the expiry"
+    );
+    assert!(peer.is_registered());
+    assert_eq!(
+        db.count("finder_locations").await,
+        1,
+        "still registered past the first expiry"
+    );
+
+    peer.close().await;
+    locations_become(&db, 0).await;
+    assert!(!peer.is_registered());
+    stop(node).await;
+}
+
+#[async_std::test]
+async fn a_peer_cannot_start_on_a_domain_that_is_not_served() {
+    let db = TestDb::sqlite();
+    let node = start(db.settings("")).await;
+    let addr = node.local_addr();
+    // The gateway serves `localhost` only.
+    let other = PeerOptions::new(
+        format!("http://{addr}"),
+        DomainName::parse("example.org").unwrap(),
+    );
+    let refused = within("the start", Peer::start(other)).await;
+    assert!(
+        matches!(refused, Err(PeerError::Refused { code: 404, .. })),
+        "{refused:?}"
+    );
+    stop(node).await;
+    // Nothing listens any more.
+    let gone = within("the start", Peer::start(options(addr))).await;
+    assert!(matches!(gone, Err(PeerError::Http(_))), "{gone:?}");
+}
+
+/// Three datagrams each way.
+async fn talk(a: &Connection, b: &Connection) {
+    for i in 0..3 {
+        a.send(format!("from a {i}")).await.expect("send");
+        b.send(format!("from b {i}")).await.expect("send");
+    }
+    for i in 0..3 {
+        let got = within("a datagram", b.recv()).await.expect("recv");
+        assert_eq!(got, format!("from a {i}").into_bytes());
+        let got = within("a datagram", a.recv()).await.expect("recv");
+        assert_eq!(got, format!("from b {i}").into_bytes());
+    }
+}
+
+/// A finds B by its public peer file; B accepts.
+async fn find(a: &Peer, b: &Peer) -> (Connection, Connection) {
+    let listener = b.clone();
+    let accepting = async_std::task::spawn(async move { listener.accept().await });
+    let to_b = within("the find", a.find(b.public_peer_file()))
+        .await
+        .expect("A finds B");
+    let to_a = within("the accept", accepting).await.expect("B accepts");
+    assert_eq!(to_b.remote(), b.contact());
+    assert_eq!(to_a.remote(), a.contact());
+    (to_b, to_a)
+}
+
+#[async_std::test]
+#[ignore = "needs peer-location-find on the server"]
+async fn two_peers_find_each_other_and_talk_directly() {
+    let db = TestDb::sqlite();
+    let node = start(db.settings("")).await;
+    let a = Peer::start(options(node.local_addr())).await.expect("A");
+    let b = Peer::start(options(node.local_addr())).await.expect("B");
+    let (to_b, to_a) = find(&a, &b).await;
+    assert!(!to_b.is_relayed() && !to_a.is_relayed());
+    talk(&to_b, &to_a).await;
+    // The gateway goes away: the direct path never needed it.
+    stop(node).await;
+    talk(&to_b, &to_a).await;
+}
+
+#[async_std::test]
+#[ignore = "needs peer-location-find on the server"]
+async fn a_blocked_direct_path_falls_back_to_the_relay() {
+    let db = TestDb::sqlite();
+    let node = start(db.settings("")).await;
+    // B advertises a UDP address where nothing is ever read.
+    let dead = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let mut a_options = options(node.local_addr());
+    a_options.direct_timeout = Duration::from_millis(500);
+    let a = Peer::start(a_options).await.expect("A");
+    let mut b_options = options(node.local_addr());
+    b_options.advertised_host = Some(dead.local_addr().expect("addr"));
+    let b = Peer::start(b_options).await.expect("B");
+    let (to_b, to_a) = find(&a, &b).await;
+    assert!(to_b.is_relayed() && to_a.is_relayed());
+    talk(&to_b, &to_a).await;
+    stop(node).await;
+}
+
+#[async_std::test]
+#[ignore = "needs peer-location-find on the server"]
+async fn finding_a_peer_that_left_is_refused() {
+    let db = TestDb::sqlite();
+    let node = start(db.settings("")).await;
+    let a = Peer::start(options(node.local_addr())).await.expect("A");
+    let b = Peer::start(options(node.local_addr())).await.expect("B");
+    b.close().await;
+    locations_become(&db, 1).await;
+    let refused = within("the find", a.find(b.public_peer_file())).await;
+    assert!(
+        matches!(refused, Err(PeerError::Refused { code: 404, .. })),
+        "{refused:?}"
+    );
+    stop(node).await;
+}
