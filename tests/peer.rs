@@ -130,7 +130,6 @@ async fn find(a: &Peer, b: &Peer) -> (Connection, Connection) {
 }
 
 #[async_std::test]
-#[ignore = "needs peer-location-find on the server"]
 async fn two_peers_find_each_other_and_talk_directly() {
     let db = TestDb::sqlite();
     let node = start(db.settings("")).await;
@@ -145,7 +144,6 @@ async fn two_peers_find_each_other_and_talk_directly() {
 }
 
 #[async_std::test]
-#[ignore = "needs peer-location-find on the server"]
 async fn a_blocked_direct_path_falls_back_to_the_relay() {
     let db = TestDb::sqlite();
     let node = start(db.settings("")).await;
@@ -164,7 +162,6 @@ async fn a_blocked_direct_path_falls_back_to_the_relay() {
 }
 
 #[async_std::test]
-#[ignore = "needs peer-location-find on the server"]
 async fn finding_a_peer_that_left_is_refused() {
     let db = TestDb::sqlite();
     let node = start(db.settings("")).await;
