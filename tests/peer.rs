@@ -1,7 +1,7 @@
-//! The peer client (`openpeer_gateway::peer`) against a gateway started in-process: bootstrap,
-//! `session-create` and keep-alive through the client; and — once the finder serves
-//! `peer-location-find` and `channel-map` — a find between two peers that hand off over UDP or,
-//! when the direct path is blocked, through the finder relay.
+//! The peer client (`openpeer_gateway::peer`) against the real gateway: bootstrap,
+//! `session-create` and keep-alive; two peers that find each other, hand off over UDP and keep
+//! talking after the gateway process is killed; the finder relay when the direct path is
+//! blocked; a find for a peer that left.
 
 mod support;
 
@@ -12,9 +12,13 @@ use std::time::Duration;
 use async_std::net::UdpSocket;
 use openpeer_gateway::peer::{Connection, Peer, PeerError, PeerOptions};
 use openpeer_protocol::uri::DomainName;
-use support::{TestDb, start, stop, unix_now};
+use support::process::{Serving, free_port};
+use support::{TestDb, start, stop, unix_now, write_config};
 
-crate::on_both_backends!(a_peer_registers_and_keeps_its_session_alive);
+crate::on_both_backends!(
+    a_peer_registers_and_keeps_its_session_alive,
+    two_peers_hand_off_and_outlive_the_gateway_process,
+);
 
 fn options(addr: SocketAddr) -> PeerOptions {
     PeerOptions::new(
@@ -129,18 +133,32 @@ async fn find(a: &Peer, b: &Peer) -> (Connection, Connection) {
     (to_b, to_a)
 }
 
-#[async_std::test]
-async fn two_peers_find_each_other_and_talk_directly() {
-    let db = TestDb::sqlite();
-    let node = start(db.settings("")).await;
-    let a = Peer::start(options(node.local_addr())).await.expect("A");
-    let b = Peer::start(options(node.local_addr())).await.expect("B");
+/// The seeds' resilience claim: the gateway process is killed (SIGKILL, no goodbye) after the
+/// hand-off, and the peers keep talking; only finding needs the finder.
+async fn two_peers_hand_off_and_outlive_the_gateway_process(db: TestDb) {
+    let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let config = write_config(&db.dir, &db.url, &addr.to_string(), "");
+    let log = db.dir.join("serve.log");
+    let mut serving =
+        async_std::task::spawn_blocking(move || Serving::start(log, &config, addr)).await;
+    let a = Peer::start(options(addr)).await.expect("A");
+    let b = Peer::start(options(addr)).await.expect("B");
+    locations_become(&db, 2).await;
     let (to_b, to_a) = find(&a, &b).await;
     assert!(!to_b.is_relayed() && !to_a.is_relayed());
     talk(&to_b, &to_a).await;
-    // The gateway goes away: the direct path never needed it.
-    stop(node).await;
+    let status = serving.signal("KILL");
+    assert!(!status.success(), "killed, not exited: {status}");
+    within("both finder links to drop", async {
+        while a.is_registered() || b.is_registered() {
+            async_std::task::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
     talk(&to_b, &to_a).await;
+    talk(&to_a, &to_b).await;
+    let refused = within("a find without a finder", a.find(b.public_peer_file())).await;
+    assert!(matches!(refused, Err(PeerError::LinkClosed)), "{refused:?}");
 }
 
 #[async_std::test]
@@ -158,6 +176,10 @@ async fn a_blocked_direct_path_falls_back_to_the_relay() {
     let (to_b, to_a) = find(&a, &b).await;
     assert!(to_b.is_relayed() && to_a.is_relayed());
     talk(&to_b, &to_a).await;
+    // Closing one end closes the relay channel at the other.
+    drop(to_b);
+    let closed = within("the close", to_a.recv()).await;
+    assert!(matches!(closed, Err(PeerError::Closed)), "{closed:?}");
     stop(node).await;
 }
 

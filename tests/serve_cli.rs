@@ -4,27 +4,15 @@
 
 mod support;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Output, Stdio};
 
 use openpeer_protocol::json::{Object, parse};
 use openpeer_protocol::message::MessageKind;
 
-use support::{SERVICES_GET, TempDir, get, ok_body, post, write_config};
-
-/// The binary with a clean environment: no inherited configuration variables or log filter.
-fn gateway() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_openpeer-gateway"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("OPENPEER_GATEWAY") {
-            command.env_remove(&name);
-        }
-    }
-    command.env_remove("RUST_LOG");
-    command
-}
+use support::process::{Serving, free_port, gateway};
+use support::{SERVICES_GET, TempDir, ok_body, post, write_config};
 
 fn run(config: &Path, args: &[&str]) -> Output {
     gateway()
@@ -61,69 +49,13 @@ fn sqlite_url(dir: &TempDir) -> String {
     format!("sqlite://{}/data/gw.db?mode=rwc", dir.path().display())
 }
 
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
-}
-
-fn wait_for_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
-}
-
 /// Runs `serve` until `/healthz` answers, lets `check` talk to it, then stops it with SIGTERM
 /// and asserts a clean exit (status 0) within 5 s; returns its log.
 fn serve_and_stop(dir: &TempDir, config: &Path, addr: SocketAddr, check: impl FnOnce()) -> String {
-    let log = dir.join("serve.log");
-    let mut child = gateway()
-        .arg("serve")
-        .arg("--config")
-        .arg(config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("spawn serve");
-    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            panic!("serve exited early with {status}: {}", read_log());
-        }
-        if std::net::TcpStream::connect(addr).is_ok()
-            && async_std::task::block_on(get(addr, "/healthz")).status == 200
-        {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("/healthz did not answer within 15 s: {}", read_log());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut serving = Serving::start(dir.join("serve.log"), config, addr);
     check();
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(killed.success(), "kill -TERM failed");
-    let status = wait_for_exit(&mut child, Duration::from_secs(5));
-    let Some(status) = status else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("serve did not stop within 5 s of SIGTERM: {}", read_log());
-    };
-    let log = read_log();
+    let status = serving.signal("TERM");
+    let log = serving.log();
     assert_eq!(
         status.code(),
         Some(0),

@@ -1,24 +1,19 @@
 //! The peer client without a gateway: finds, notifies, `peer-identify`, datagrams and relay
-//! proofs from both ends, direct hand-offs over real UDP sockets, and relay hand-offs through a
-//! stand-in finder that does what spec §7.5 asks of the real one.
+//! proofs from both ends, and direct hand-offs over real UDP sockets. Everything through the
+//! real finder is in `tests/peer.rs`.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_std::channel::{self, Sender};
-use async_std::net::{TcpListener, UdpSocket};
-use async_tungstenite::tungstenite::Message as WsMessage;
-use futures_lite::StreamExt as _;
 use openpeer_identity_providers::http::HttpClient;
 use openpeer_protocol::certificates::CertificateSet;
 use openpeer_protocol::dev::DevDomain;
 use openpeer_protocol::json::{Object, Value};
-use openpeer_protocol::message::{self, Envelope, Message, MessageKind, Method};
+use openpeer_protocol::message::Method;
 use openpeer_protocol::peer_file::{PeerFileOptions, PublicPeerFile};
 use openpeer_protocol::proof::channel_map_inner;
-use openpeer_protocol::random::{message_id, random_string};
+use openpeer_protocol::random::random_string;
 use openpeer_protocol::signature::{KeyReference, SignatureSuite, SigningKey, sign_bundle};
 use openpeer_protocol::uri::DomainName;
 use rand_core::OsRng;
@@ -27,12 +22,11 @@ use zeroize::Zeroizing;
 use super::find::{
     find_notify, find_request, new_context, verify_find_notify, verify_find_request,
 };
-use super::finder_link::FinderLink;
 use super::location::{Local, read_candidates};
 use super::nonces::NonceCache;
 use super::p2p::{datagram, identify_request, open_datagram, verify_identify};
 use super::relay::{RelayAccess, channel_map_request};
-use super::session::{self, Session, keep_alive_delay};
+use super::session::keep_alive_delay;
 use super::*;
 
 /// A development domain `localhost` and its verified certificates.
@@ -583,275 +577,4 @@ async fn a_peer_identify_without_an_answered_find_is_ignored() {
         Err(PeerError::Timeout(_))
     ));
     assert!(b.accepted.1.is_empty());
-}
-
-/// What the stand-in finder knows.
-#[derive(Default)]
-struct MockState {
-    /// Writers of the open WebSockets, by arrival.
-    connections: Vec<Sender<WsMessage>>,
-    /// Registered peers' connections, by peer URI.
-    contacts: HashMap<String, usize>,
-    /// Registered peers' connections, by relay token.
-    tokens: HashMap<String, usize>,
-    /// Who sent each find in flight, by `$id`.
-    finds: HashMap<String, usize>,
-    /// The two connections of each relay channel.
-    channels: HashMap<u32, (usize, usize)>,
-}
-
-/// A stand-in finder doing what spec §6.11 and §7.5 ask of the real one, without checking
-/// anything: a find goes verbatim to the registered target and is answered with its location,
-/// the target's notify goes back to the finder; a `channel-map` request is answered with an
-/// empty result after the token's session is sent the notify (contexts swapped), and binary
-/// frames are copied between the two ends of their channel.
-struct MockFinder {
-    url: String,
-    state: Arc<Mutex<MockState>>,
-}
-
-impl MockFinder {
-    async fn start() -> MockFinder {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("ws://{}/finder", listener.local_addr().unwrap());
-        let state: Arc<Mutex<MockState>> = Arc::default();
-        let shared = Arc::clone(&state);
-        async_std::task::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let ws = async_tungstenite::accept_async(stream).await.unwrap();
-                let (mut sink, mut incoming) = ws.split();
-                let (to_write, writes) = channel::unbounded::<WsMessage>();
-                let me = {
-                    let mut state = shared.lock().unwrap();
-                    state.connections.push(to_write.clone());
-                    state.connections.len() - 1
-                };
-                async_std::task::spawn(async move {
-                    while let Ok(m) = writes.recv().await {
-                        if sink.send(m).await.is_err() {
-                            break;
-                        }
-                    }
-                    let _ = sink.close(None).await;
-                });
-                let state = Arc::clone(&shared);
-                async_std::task::spawn(async move {
-                    while let Some(Ok(received)) = incoming.next().await {
-                        let sends = match received {
-                            WsMessage::Text(text) => mock_text(&state, me, text.as_str()),
-                            WsMessage::Binary(frame) => {
-                                let channel = u32::from_be_bytes(frame[..4].try_into().unwrap());
-                                let state = state.lock().unwrap();
-                                match state.channels.get(&channel) {
-                                    Some(&(x, y)) => {
-                                        let other = if me == x { y } else { x };
-                                        vec![(other, WsMessage::Binary(frame))]
-                                    }
-                                    None => Vec::new(),
-                                }
-                            }
-                            _ => Vec::new(),
-                        };
-                        for (to, message) in sends {
-                            let writer = state.lock().unwrap().connections[to].clone();
-                            let _ = writer.send(message).await;
-                        }
-                    }
-                });
-            }
-        });
-        MockFinder { url, state }
-    }
-
-    /// Registers `peer` here with a relay token and secret, as `session-create` would.
-    async fn attach(&self, peer: &Arc<PeerInner>) {
-        let before = self.state.lock().unwrap().connections.len();
-        let domain = DomainName::parse("localhost").unwrap();
-        let (link, events) = FinderLink::connect(&self.url, domain, &tls(), Duration::from_secs(5))
-            .await
-            .unwrap();
-        within("the finder to see the link", async {
-            while self.state.lock().unwrap().connections.len() == before {
-                async_std::task::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await;
-        let relay = RelayAccess {
-            host: self.url.clone(),
-            token: random_string(&mut OsRng, 32),
-            secret: Zeroizing::new(random_string(&mut OsRng, 32)),
-        };
-        {
-            let mut state = self.state.lock().unwrap();
-            state
-                .contacts
-                .insert(peer.local.contact().to_string(), before);
-            state.tokens.insert(relay.token.clone(), before);
-        }
-        assert!(
-            peer.session
-                .set(Session::new(link, Some(relay), unix_now() + 3600))
-                .is_ok()
-        );
-        session::run(peer, events, Duration::from_secs(60));
-    }
-
-    /// Closes every WebSocket, as a finder that dies.
-    fn kill(&self) {
-        for connection in &self.state.lock().unwrap().connections {
-            connection.close();
-        }
-    }
-}
-
-/// What the stand-in finder sends for one text message from connection `me`.
-fn mock_text(state: &Mutex<MockState>, me: usize, text: &str) -> Vec<(usize, WsMessage)> {
-    let message = message::decode(text).unwrap();
-    let id = message.envelope.id.clone().unwrap_or_default();
-    let reply = |body: Object| {
-        let result = Message::result_for(&message.envelope, unix_now(), body);
-        WsMessage::text(message::encode(&result))
-    };
-    let mut state = state.lock().unwrap();
-    match (message.envelope.kind, message.method()) {
-        (MessageKind::Request, Ok(Method::PeerLocationFind)) => {
-            let target = message
-                .body
-                .get_object("findProofBundle")
-                .and_then(|b| b.get_object("findProof"))
-                .and_then(|p| p.get_str("find"))
-                .unwrap();
-            match state.contacts.get(target).copied() {
-                Some(to) => {
-                    state.finds.insert(id, me);
-                    let location = Object::new().with("$id", "l").with("contact", target);
-                    let locations = Object::new().with("location", location);
-                    vec![
-                        (to, WsMessage::text(text.to_owned())),
-                        (me, reply(Object::new().with("locations", locations))),
-                    ]
-                }
-                None => {
-                    let error = Message::error_for(
-                        &message.envelope,
-                        unix_now(),
-                        openpeer_protocol::error::ResultCode::NotFound,
-                        None,
-                        None,
-                    );
-                    vec![(me, WsMessage::text(message::encode(&error)))]
-                }
-            }
-        }
-        (MessageKind::Notify, Ok(Method::PeerLocationFind)) => match state.finds.get(&id) {
-            Some(&to) => vec![(to, WsMessage::text(text.to_owned()))],
-            None => Vec::new(),
-        },
-        (MessageKind::Request, Ok(Method::ChannelMap)) => {
-            let channel = message.body.get_u64("channel").unwrap() as u32;
-            let relay = message.body.get_object("relay").unwrap();
-            let session = state.tokens[relay.get_str("accessToken").unwrap()];
-            let swapped = relay
-                .clone()
-                .with("localContext", relay.get_str("remoteContext").unwrap())
-                .with("remoteContext", relay.get_str("localContext").unwrap());
-            let notify = Message::new(
-                Envelope {
-                    id: Some(message_id(&mut OsRng)),
-                    ..Envelope::new(MessageKind::Notify, Method::ChannelMap)
-                },
-                message.body.clone().with("relay", swapped),
-            );
-            state.channels.insert(channel, (me, session));
-            vec![
-                (session, WsMessage::text(message::encode(&notify))),
-                (me, reply(Object::new())),
-            ]
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// `peer` as the public handle.
-fn handle(peer: &Arc<PeerInner>) -> Peer {
-    Peer {
-        inner: Arc::clone(peer),
-    }
-}
-
-/// A finds B through the finder; B accepts.
-async fn find(a: &Arc<PeerInner>, b: &Arc<PeerInner>) -> (Connection, Connection) {
-    let (found, accepted) = within(
-        "the find",
-        futures_lite::future::zip(handle(a).find(&b.local.file), handle(b).accept()),
-    )
-    .await;
-    (found.unwrap(), accepted.unwrap())
-}
-
-#[async_std::test]
-async fn a_find_through_the_finder_hands_off_directly_and_outlives_it() {
-    let domain = test_domain();
-    let finder = MockFinder::start().await;
-    let a = running(&domain, None).await;
-    let b = running(&domain, None).await;
-    finder.attach(&a).await;
-    finder.attach(&b).await;
-    let (to_b, to_a) = find(&a, &b).await;
-    assert!(!to_b.is_relayed() && !to_a.is_relayed());
-    assert_eq!(to_b.remote(), b.local.contact());
-    assert_eq!(to_a.remote(), a.local.contact());
-    within("the exchange", talk(&to_b, &to_a)).await;
-    finder.kill();
-    let listener = handle(&b);
-    within("the link to close", async {
-        while listener.is_registered() {
-            async_std::task::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-    within("the exchange without a finder", talk(&to_b, &to_a)).await;
-    // The peer still answers new direct hand-offs over its socket.
-    let c = running(&domain, None).await;
-    let (to_b, to_c) = within("another hand-off", connect(&c, &b)).await;
-    within("another exchange", talk(&to_b, &to_c)).await;
-    // Finding needs the finder, and says so.
-    assert!(matches!(
-        handle(&a).find(&c.local.file).await,
-        Err(PeerError::LinkClosed)
-    ));
-}
-
-#[async_std::test]
-async fn a_dead_direct_path_falls_back_to_the_relay() {
-    let domain = test_domain();
-    let finder = MockFinder::start().await;
-    // B advertises an address that never answers.
-    let dead = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let a = running(&domain, None).await;
-    let b = running(&domain, Some(dead.local_addr().unwrap())).await;
-    finder.attach(&a).await;
-    finder.attach(&b).await;
-    let (to_b, to_a) = find(&a, &b).await;
-    assert!(to_b.is_relayed() && to_a.is_relayed());
-    within("the exchange", talk(&to_b, &to_a)).await;
-    // Closing one end closes the channel at the other.
-    drop(to_b);
-    assert!(matches!(
-        within("the close", to_a.recv()).await,
-        Err(PeerError::Closed)
-    ));
-}
-
-#[async_std::test]
-async fn a_find_for_a_peer_the_finder_does_not_know_is_refused() {
-    let domain = test_domain();
-    let finder = MockFinder::start().await;
-    let a = running(&domain, None).await;
-    finder.attach(&a).await;
-    let stranger = local(&domain, somewhere());
-    assert!(matches!(
-        within("the find", handle(&a).find(&stranger.file)).await,
-        Err(PeerError::Refused { code: 404, .. })
-    ));
 }

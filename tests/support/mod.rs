@@ -28,6 +28,7 @@ pub use openpeer_gateway::commands::unix_now;
 pub mod finder;
 pub mod identity;
 pub mod oidc;
+pub mod process;
 pub mod proxy;
 
 // ---------------------------------------------------------------------------------------------
