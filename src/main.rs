@@ -44,6 +44,9 @@ enum Command {
     /// Make or check peer files.
     #[command(subcommand)]
     PeerFile(PeerFileCommand),
+    /// Act as a peer of a domain: listen for others, or find one and talk to it directly.
+    #[command(subcommand)]
+    Peer(PeerCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,6 +79,14 @@ enum PeerFileCommand {
     Validate(commands::peer_file::ValidateArgs),
 }
 
+#[derive(Debug, Subcommand)]
+enum PeerCommand {
+    /// Register with the domain's finder and print what connecting peers send.
+    Listen(commands::peer::ListenArgs),
+    /// Find a peer by identity or public peer file, hand off, send messages, print answers.
+    Find(commands::peer::FindArgs),
+}
+
 fn settings(cli: &Cli) -> Result<Settings, CommandError> {
     let settings =
         Settings::load(cli.config.as_deref()).map_err(|e| CommandError(e.to_string()))?;
@@ -104,6 +115,13 @@ fn run(cli: &Cli) -> Result<String, CommandError> {
         Command::Canonical { file } => commands::canonical::run(file),
         Command::PeerFile(PeerFileCommand::Generate(args)) => commands::peer_file::generate(args),
         Command::PeerFile(PeerFileCommand::Validate(args)) => commands::peer_file::validate(args),
+        Command::Peer(PeerCommand::Listen(args)) => {
+            let password = args.login.is_some().then(account_password).transpose()?;
+            async_std::task::block_on(commands::peer::listen(args, password))
+        }
+        Command::Peer(PeerCommand::Find(args)) => {
+            async_std::task::block_on(commands::peer::find(args))
+        }
     }
 }
 

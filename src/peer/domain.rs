@@ -152,7 +152,12 @@ impl Domain {
     }
 
     /// Calls `method` of service type `service` at the URI `services-get` listed.
-    async fn call(&self, service: &str, method: Method, body: Object) -> Result<Object, PeerError> {
+    pub(crate) async fn call(
+        &self,
+        service: &str,
+        method: Method,
+        body: Object,
+    ) -> Result<Object, PeerError> {
         let uri = method_uri(&self.methods, service, method)?;
         result_body(post(&self.http, &self.name, uri, method, body).await?)
     }

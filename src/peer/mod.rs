@@ -25,6 +25,7 @@ mod domain;
 mod error;
 mod find;
 mod finder_link;
+mod identity;
 mod inbound;
 mod location;
 mod nonces;
@@ -53,6 +54,7 @@ use rand_core::OsRng;
 
 pub use connection::Connection;
 pub use error::{PeerError, Rejection};
+pub use identity::{Directory, IdentityLogin};
 
 use connection::{Origin, Parts, RouteKey};
 use find::{FoundLocation, OutgoingFind, find_request, verify_find_notify};
