@@ -506,11 +506,25 @@ async fn a_mapped_channel_relays_frames_both_ways(db: TestDb) {
     assert_eq!(next_frame(&mut caller).await, (78, Vec::new()));
     // A malformed binary message (shorter than a channel number) closes the connection.
     caller.send(WsMessage::binary(vec![0, 1])).await.unwrap();
+    assert_closed(&mut caller).await;
+    // An oversize frame closes the connection, and its channel with it.
+    let mut b = register(addr).await;
+    let mut caller = connect(addr).await;
+    let mapped = channel_map(&b, 79, &nonce(&mut OsRng), expires, &b.relay_secret.clone());
+    ok_body(&exchange(&mut caller, mapped).await);
+    next_text(&mut b.ws).await;
+    let oversize = encode_relay_frame(79, &vec![7u8; 70 * 1024]).unwrap();
+    caller.send(WsMessage::binary(oversize)).await.ok();
+    assert_closed(&mut caller).await;
+    assert_eq!(next_frame(&mut b.ws).await, (79, Vec::new()));
+    stop(node).await;
+}
+
+async fn assert_closed(ws: &mut Socket) {
     assert!(matches!(
-        next_message(&mut caller, Duration::from_secs(5)).await,
+        next_message(ws, Duration::from_secs(5)).await,
         None | Some(WsMessage::Close(_))
     ));
-    stop(node).await;
 }
 
 async fn every_channel_map_refusal_maps_nothing(db: TestDb) {

@@ -183,6 +183,49 @@ async fn a_blocked_direct_path_falls_back_to_the_relay() {
     stop(node).await;
 }
 
+/// With TLS on, the finder is `wss://` and the relay link too: peers that trust the domain's
+/// certificate register, find and relay through it.
+#[async_std::test]
+async fn peers_of_a_tls_domain_use_wss_for_the_finder_and_the_relay() {
+    let db = TestDb::sqlite();
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .expect("rcgen");
+    let cert_path = db.dir.join("cert.pem");
+    let key_path = db.dir.join("key.pem");
+    std::fs::write(&cert_path, cert.pem()).expect("write cert");
+    std::fs::write(&key_path, signing_key.serialize_pem()).expect("write key");
+    let node = start(db.settings(&format!(
+        "[server.tls]\ncert = {:?}\nkey = {:?}\n",
+        cert_path.display().to_string(),
+        key_path.display().to_string()
+    )))
+    .await;
+    let tls_options = || {
+        let mut options = PeerOptions::new(
+            format!("https://localhost:{}", node.local_addr().port()),
+            DomainName::parse("localhost").unwrap(),
+        );
+        options.extra_root_pems = vec![cert.pem().into_bytes()];
+        options.direct_timeout = Duration::from_millis(300);
+        options
+    };
+    let dead = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let a = Peer::start(tls_options()).await.expect("A over TLS");
+    let mut b_options = tls_options();
+    b_options.advertised_host = Some(dead.local_addr().expect("addr"));
+    let b = Peer::start(b_options).await.expect("B over TLS");
+    let (to_b, to_a) = find(&a, &b).await;
+    assert!(to_b.is_relayed() && to_a.is_relayed());
+    talk(&to_b, &to_a).await;
+    // A peer that does not trust the certificate cannot even bootstrap.
+    let mut untrusting = tls_options();
+    untrusting.extra_root_pems.clear();
+    let refused = Peer::start(untrusting).await;
+    assert!(matches!(refused, Err(PeerError::Http(_))), "{refused:?}");
+    stop(node).await;
+}
+
 #[async_std::test]
 async fn finding_a_peer_that_left_is_refused() {
     let db = TestDb::sqlite();
