@@ -387,7 +387,7 @@ async fn a_peer_vanishing_mid_find_breaks_nothing(db: TestDb) {
     ok_body(&exchange(&mut a.ws, text).await);
     next_text(&mut b.ws).await;
     drop(a);
-    wait_for_rows(&db, 1).await;
+    db.wait_for_count("finder_locations", 1).await;
     b.ws.send(WsMessage::text(notify(&id))).await.unwrap();
     let kept = exchange(&mut b.ws, protocol(Method::SessionKeepAlive, Object::new())).await;
     ok_body(&kept);
@@ -399,23 +399,11 @@ async fn a_peer_vanishing_mid_find_breaks_nothing(db: TestDb) {
     next_text(&mut b.ws).await;
     let gone = b.file.clone();
     drop(b);
-    wait_for_rows(&db, 1).await;
+    db.wait_for_count("finder_locations", 1).await;
     assert_quiet(&mut a.ws, "target gone").await;
     let (_, text) = find(&a, &gone, FindParams::default());
     assert_eq!(error_code(&exchange(&mut a.ws, text).await), 404);
     stop(node).await;
-}
-
-async fn wait_for_rows(db: &TestDb, rows: i64) {
-    let mut left = -1;
-    for _ in 0..100 {
-        left = db.count("finder_locations").await;
-        if left == rows {
-            return;
-        }
-        async_std::task::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("finder_locations has {left} rows, expected {rows}");
 }
 
 /// A `channel-map` request on `channel` for `callee`'s relay, with its nonce and proof.

@@ -13,7 +13,7 @@ use async_std::net::UdpSocket;
 use openpeer_gateway::peer::{Connection, Peer, PeerError, PeerOptions};
 use openpeer_protocol::uri::DomainName;
 use support::process::{Serving, free_port};
-use support::{TestDb, start, stop, unix_now, write_config};
+use support::{TestDb, self_signed_pem, start, stop, tls_toml, unix_now, write_config};
 
 crate::on_both_backends!(
     a_peer_registers_and_keeps_its_session_alive,
@@ -31,18 +31,6 @@ async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
     async_std::future::timeout(Duration::from_secs(30), future)
         .await
         .unwrap_or_else(|_| panic!("{what} took too long"))
-}
-
-async fn locations_become(db: &TestDb, expected: i64) {
-    let mut seen = -1;
-    for _ in 0..100 {
-        seen = db.count("finder_locations").await;
-        if seen == expected {
-            return;
-        }
-        async_std::task::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("finder_locations stayed at {seen}, expected {expected}");
 }
 
 async fn a_peer_registers_and_keeps_its_session_alive(db: TestDb) {
@@ -65,7 +53,7 @@ async fn a_peer_registers_and_keeps_its_session_alive(db: TestDb) {
     assert!(peer.is_registered());
     let first = peer.session_expires();
     assert!(first.abs_diff(unix_now() + 4) <= 2, "expires {first}");
-    locations_become(&db, 1).await;
+    db.wait_for_count("finder_locations", 1).await;
 
     async_std::task::sleep(Duration::from_secs(7)).await;
     assert!(
@@ -80,7 +68,7 @@ async fn a_peer_registers_and_keeps_its_session_alive(db: TestDb) {
     );
 
     peer.close().await;
-    locations_become(&db, 0).await;
+    db.wait_for_count("finder_locations", 0).await;
     assert!(!peer.is_registered());
     stop(node).await;
 }
@@ -143,7 +131,7 @@ async fn two_peers_hand_off_and_outlive_the_gateway_process(db: TestDb) {
         async_std::task::spawn_blocking(move || Serving::start(log, &config, addr)).await;
     let a = Peer::start(options(addr)).await.expect("A");
     let b = Peer::start(options(addr)).await.expect("B");
-    locations_become(&db, 2).await;
+    db.wait_for_count("finder_locations", 2).await;
     let (to_b, to_a) = find(&a, &b).await;
     assert!(!to_b.is_relayed() && !to_a.is_relayed());
     talk(&to_b, &to_a).await;
@@ -188,19 +176,8 @@ async fn a_blocked_direct_path_falls_back_to_the_relay() {
 #[async_std::test]
 async fn peers_of_a_tls_domain_use_wss_for_the_finder_and_the_relay() {
     let db = TestDb::sqlite();
-    let rcgen::CertifiedKey { cert, signing_key } =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .expect("rcgen");
-    let cert_path = db.dir.join("cert.pem");
-    let key_path = db.dir.join("key.pem");
-    std::fs::write(&cert_path, cert.pem()).expect("write cert");
-    std::fs::write(&key_path, signing_key.serialize_pem()).expect("write key");
-    let node = start(db.settings(&format!(
-        "[server.tls]\ncert = {:?}\nkey = {:?}\n",
-        cert_path.display().to_string(),
-        key_path.display().to_string()
-    )))
-    .await;
+    let (cert, cert_path, key_path) = self_signed_pem(&db.dir);
+    let node = start(db.settings(&tls_toml(&cert_path, &key_path))).await;
     let tls_options = || {
         let mut options = PeerOptions::new(
             format!("https://localhost:{}", node.local_addr().port()),
@@ -233,7 +210,7 @@ async fn finding_a_peer_that_left_is_refused() {
     let a = Peer::start(options(node.local_addr())).await.expect("A");
     let b = Peer::start(options(node.local_addr())).await.expect("B");
     b.close().await;
-    locations_become(&db, 1).await;
+    db.wait_for_count("finder_locations", 1).await;
     let refused = within("the find", a.find(b.public_peer_file())).await;
     assert!(
         matches!(refused, Err(PeerError::Refused { code: 404, .. })),

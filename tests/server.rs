@@ -23,7 +23,7 @@ use openpeer_protocol::uri::DomainName;
 use support::{
     CERTIFICATES_GET, FINDERS_GET, SERVICES_GET, SIGNED_SALT_GET, TestDb, TlsClient, call,
     error_code, error_of, get, ok_body, post, post_bytes, post_chunked, request, request_for,
-    start, stop, unix_now,
+    self_signed_pem, start, stop, tls_toml, unix_now,
 };
 
 crate::on_both_backends!(
@@ -1307,18 +1307,8 @@ async fn operations_endpoints(db: TestDb) {
 // TLS
 
 async fn tls_with_pem_files(db: TestDb) {
-    let rcgen::CertifiedKey { cert, signing_key } =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("rcgen");
-    let cert_path = db.dir.join("cert.pem");
-    let key_path = db.dir.join("key.pem");
-    std::fs::write(&cert_path, cert.pem()).expect("write cert");
-    std::fs::write(&key_path, signing_key.serialize_pem()).expect("write key");
-    let node = start(db.settings(&format!(
-        "[server.tls]\ncert = {:?}\nkey = {:?}\n",
-        cert_path.display().to_string(),
-        key_path.display().to_string()
-    )))
-    .await;
+    let (cert, cert_path, key_path) = self_signed_pem(&db.dir);
+    let node = start(db.settings(&tls_toml(&cert_path, &key_path))).await;
     let addr = node.local_addr();
     assert_eq!(node.public_url(), format!("https://{addr}"));
     let client = TlsClient::trusting(cert.der().clone());
@@ -1380,11 +1370,7 @@ async fn tls_with_a_self_signed_certificate(db: TestDb) {
 
 async fn start_fails_on_unreadable_tls_files(db: TestDb) {
     let missing = db.dir.join("missing-cert.pem");
-    let settings = db.settings(&format!(
-        "[server.tls]\ncert = {:?}\nkey = {:?}\n",
-        missing.display().to_string(),
-        db.dir.join("missing-key.pem").display().to_string()
-    ));
+    let settings = db.settings(&tls_toml(&missing, &db.dir.join("missing-key.pem")));
     let error = openpeer_gateway::app::start(settings)
         .await
         .expect_err("start with missing TLS files");

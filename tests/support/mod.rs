@@ -221,6 +221,20 @@ impl TestDb {
         n
     }
 
+    /// Waits up to 5 s for `table` to hold `rows` rows (the server writes after it answers, or
+    /// when a connection closes); panics with the last count otherwise.
+    pub async fn wait_for_count(&self, table: &str, rows: i64) {
+        let mut seen = -1;
+        for _ in 0..100 {
+            seen = self.count(table).await;
+            if seen == rows {
+                return;
+            }
+            async_std::task::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{table} has {seen} rows, expected {rows}");
+    }
+
     /// Row counts of the three tables the gateway writes.
     pub async fn counts(&self) -> Counts {
         Counts {
@@ -302,6 +316,28 @@ pub fn write_config(dir: &TempDir, url: &str, bind: &str, extra_toml: &str) -> P
     let text = format!("server.bind = {bind:?}\ndatabase.url = {url:?}\n{extra_toml}\n");
     std::fs::write(&path, text).expect("write settings file");
     path
+}
+
+/// A self-signed certificate for `localhost` and 127.0.0.1, written as PEM files into `dir`:
+/// the certificate and the paths of the certificate and key files.
+pub fn self_signed_pem(dir: &TempDir) -> (rcgen::Certificate, PathBuf, PathBuf) {
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .expect("rcgen");
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    std::fs::write(&cert_path, cert.pem()).expect("write cert");
+    std::fs::write(&key_path, signing_key.serialize_pem()).expect("write key");
+    (cert, cert_path, key_path)
+}
+
+/// The `[server.tls]` table serving `cert` and `key` files.
+pub fn tls_toml(cert: &Path, key: &Path) -> String {
+    format!(
+        "[server.tls]\ncert = {:?}\nkey = {:?}\n",
+        cert.display().to_string(),
+        key.display().to_string()
+    )
 }
 
 /// Starts a gateway; panics with the start error.
