@@ -124,19 +124,21 @@ impl State {
         doomed.iter().filter_map(|(c, l)| self.take(c, l)).collect()
     }
 
-    fn registrations_of(&self, connection: ConnectionId) -> Vec<Registration> {
-        let Some(link) = self.links.get(&connection) else {
-            return Vec::new();
-        };
-        link.locations
+    /// Takes the registrations made on `connection`: those whose location id is in `only`, or
+    /// all. Works from the connection's own list, so it costs the same however many peers the
+    /// node holds.
+    fn take_of(&mut self, connection: ConnectionId, only: Option<&[String]>) -> Vec<Registration> {
+        let doomed: Vec<(String, String)> = self
+            .links
+            .get(&connection)
+            .map(|l| l.locations.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, l)| only.is_none_or(|ids| ids.contains(l)))
+            .collect();
+        doomed
             .iter()
-            .filter_map(|(c, l)| {
-                self.contacts
-                    .get(c)?
-                    .iter()
-                    .find(|r| &r.location_id == l)
-                    .cloned()
-            })
+            .filter_map(|(c, l)| self.take(c, l))
             .collect()
     }
 }
@@ -169,7 +171,7 @@ impl Registry {
     /// Forgets a closed connection, returning the registrations it held.
     pub fn disconnect(&self, connection: ConnectionId) -> Vec<Registration> {
         let mut state = self.lock();
-        let gone = state.take_where(|r| r.connection != connection);
+        let gone = state.take_of(connection, None);
         state.links.remove(&connection);
         gone
     }
@@ -226,33 +228,25 @@ impl Registry {
     /// Extends every registration of `connection` to `expires`; `None` when it has none.
     pub fn keep_alive(&self, connection: ConnectionId, expires: u64) -> Option<Vec<Registration>> {
         let mut state = self.lock();
-        let kept = state.registrations_of(connection);
-        if kept.is_empty() {
-            return None;
-        }
-        for list in state.contacts.values_mut() {
-            for r in list.iter_mut().filter(|r| r.connection == connection) {
+        let locations = state.links.get(&connection)?.locations.clone();
+        let mut kept = Vec::with_capacity(locations.len());
+        for (contact, location_id) in &locations {
+            let found = state
+                .contacts
+                .get_mut(contact)
+                .and_then(|list| list.iter_mut().find(|r| &r.location_id == location_id));
+            if let Some(r) = found {
                 r.expires = expires;
+                kept.push(r.clone());
             }
         }
-        Some(state.registrations_of(connection))
+        (!kept.is_empty()).then_some(kept)
     }
 
     /// Removes registrations of `connection`: those whose location id is in `only`, or all.
     pub fn remove(&self, connection: ConnectionId, only: Option<&[String]>) -> Vec<Registration> {
         let mut state = self.lock();
-        let doomed: Vec<(String, String)> = state
-            .links
-            .get(&connection)
-            .map(|l| l.locations.clone())
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|(_, l)| only.is_none_or(|ids| ids.contains(l)))
-            .collect();
-        doomed
-            .iter()
-            .filter_map(|(c, l)| state.take(c, l))
-            .collect()
+        state.take_of(connection, only)
     }
 
     /// Removes and returns every registration that lapsed before `now`.
