@@ -47,6 +47,8 @@ enum Command {
     /// Act as a peer of a domain: listen for others, or find one and talk to it directly.
     #[command(subcommand)]
     Peer(PeerCommand),
+    /// Load-test the finder: start a gateway, hold many sessions, measure finds.
+    Load(commands::load::LoadArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,6 +124,7 @@ fn run(cli: &Cli) -> Result<String, CommandError> {
         Command::Peer(PeerCommand::Find(args)) => {
             async_std::task::block_on(commands::peer::find(args))
         }
+        Command::Load(args) => commands::load::load(args),
     }
 }
 

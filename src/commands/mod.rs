@@ -2,6 +2,7 @@
 //! `main.rs` stays a thin shell and tests can call them directly.
 
 pub mod canonical;
+pub mod load;
 pub mod peer;
 pub mod peer_file;
 pub mod serve;

@@ -136,10 +136,7 @@ impl State {
             .into_iter()
             .filter(|(_, l)| only.is_none_or(|ids| ids.contains(l)))
             .collect();
-        doomed
-            .iter()
-            .filter_map(|(c, l)| self.take(c, l))
-            .collect()
+        doomed.iter().filter_map(|(c, l)| self.take(c, l)).collect()
     }
 }
 

@@ -87,7 +87,11 @@ impl FinderLink {
     ) -> Result<(FinderLink, Receiver<LinkEvent>), PeerError> {
         let opening = async {
             let io = open_transport(url, tls).await?;
+            // The finder's small buffers: the load tool holds thousands of links (the 128 KiB
+            // default read buffer is zero-filled on every read).
             let config = WebSocketConfig::default()
+                .read_buffer_size(8 * 1024)
+                .write_buffer_size(0)
                 .max_message_size(Some(MAX_MESSAGE))
                 .max_frame_size(Some(MAX_MESSAGE));
             async_tungstenite::client_async_with_config(url, io, Some(config))

@@ -27,6 +27,7 @@ mod find;
 mod finder_link;
 mod identity;
 mod inbound;
+pub(crate) mod load;
 mod location;
 mod nonces;
 mod p2p;
