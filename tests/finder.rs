@@ -11,15 +11,15 @@ use async_tungstenite::tungstenite::Message as WsMessage;
 use futures_util::StreamExt as _;
 use openpeer_protocol::certificates::CertificateSet;
 use openpeer_protocol::dev::DevDomain;
-use openpeer_protocol::json::Object;
-use openpeer_protocol::message::Method;
+use openpeer_protocol::json::{Object, Value};
+use openpeer_protocol::message::{Message, Method};
 use openpeer_protocol::peer_file::{PeerFileOptions, PublicPeerFile};
 use openpeer_protocol::random::nonce;
 use openpeer_protocol::seal::open;
 use openpeer_protocol::signature::{SignatureSuite, SigningKey, verify_bundle};
 use openpeer_protocol::uri::DomainName;
 use rand_core::OsRng;
-use support::finder::{connect, exchange, good, session_create};
+use support::finder::{connect, exchange, good, session_create, session_create_at};
 use support::identity::{peer, protocol};
 use support::{
     CERTIFICATES_GET, TestDb, call, error_code, ok_body, request, start, stop, unix_now,
@@ -27,6 +27,7 @@ use support::{
 
 crate::on_both_backends!(
     a_peer_registers_keeps_alive_and_leaves,
+    session_delete_removes_this_listed_or_every_location,
     every_refusal_leaves_the_registry_unchanged,
     a_disconnect_forgets_the_location,
 );
@@ -279,5 +280,80 @@ async fn a_disconnect_forgets_the_location(db: TestDb) {
     drop(ws);
     // The vanished peer's location is forgotten.
     db.wait_for_count("finder_locations", 0).await;
+    stop(node).await;
+}
+
+/// The three forms of spec §6.11: no `locations` (this connection's), a list (those of the
+/// peer's locations, wherever registered), an empty list (every location of the peer).
+async fn session_delete_removes_this_listed_or_every_location(db: TestDb) {
+    let node = start(db.settings("")).await;
+    let addr = node.local_addr();
+    let (key, file) = peer(addr).await;
+    let (other_key, other_file) = peer(addr).await;
+    let contact = file.contact().to_string();
+    let register = |location: &'static str| {
+        session_create_at(
+            location,
+            &key,
+            &file,
+            "node-1",
+            &contact,
+            unix_now() + 3600,
+            &nonce(&mut OsRng),
+        )
+    };
+    let mut first = connect(addr).await;
+    let mut second = connect(addr).await;
+    let mut third = connect(addr).await;
+    let mut bystander = connect(addr).await;
+    ok_body(&exchange(&mut first, register("location-1")).await);
+    ok_body(&exchange(&mut second, register("location-2")).await);
+    ok_body(&exchange(&mut third, register("location-3")).await);
+    ok_body(&exchange(&mut bystander, good(&other_key, &other_file)).await);
+    assert_eq!(db.count("finder_locations").await, 4);
+    let removed_ids = |answer: &Message| -> Vec<String> {
+        let mut ids: Vec<String> = ok_body(answer)
+            .get_object("locations")
+            .unwrap()
+            .get_list("location")
+            .iter()
+            .map(|l| l.as_object().unwrap().get_str("$id").unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let listed = protocol(
+        Method::SessionDelete,
+        Object::new().with(
+            "locations",
+            Object::new().with("location", Object::new().with("$id", "location-2")),
+        ),
+    );
+    assert_eq!(
+        removed_ids(&exchange(&mut first, listed).await),
+        ["location-2"]
+    );
+    assert_eq!(db.count("finder_locations").await, 3);
+    let every = protocol(
+        Method::SessionDelete,
+        Object::new().with(
+            "locations",
+            Object::new().with("location", Value::from_list(vec![])),
+        ),
+    );
+    assert_eq!(
+        removed_ids(&exchange(&mut third, every).await),
+        ["location-1", "location-3"]
+    );
+    // The other peer's location stays; without a list, a connection removes only its own.
+    assert_eq!(db.count("finder_locations").await, 1);
+    let own = protocol(Method::SessionDelete, Object::new());
+    assert!(removed_ids(&exchange(&mut first, own).await).is_empty());
+    let own = protocol(Method::SessionDelete, Object::new());
+    assert_eq!(
+        removed_ids(&exchange(&mut bystander, own).await),
+        ["location-1"]
+    );
+    assert_eq!(db.count("finder_locations").await, 0);
     stop(node).await;
 }

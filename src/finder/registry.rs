@@ -246,6 +246,31 @@ impl Registry {
         state.take_of(connection, only)
     }
 
+    /// Removes registrations of the peers registered on `connection`, on whichever connection
+    /// of this node they are: those whose location id is in `ids`, or all when it is empty.
+    pub fn remove_of_peers_on(
+        &self,
+        connection: ConnectionId,
+        ids: &[String],
+    ) -> Vec<Registration> {
+        let mut state = self.lock();
+        let Some(link) = state.links.get(&connection) else {
+            return Vec::new();
+        };
+        let peers: Vec<String> = link.locations.iter().map(|(c, _)| c.clone()).collect();
+        let doomed: Vec<(String, String)> = peers
+            .iter()
+            .filter_map(|c| state.contacts.get(c))
+            .flatten()
+            .filter(|r| ids.is_empty() || ids.contains(&r.location_id))
+            .map(|r| (r.contact.clone(), r.location_id.clone()))
+            .collect();
+        doomed
+            .iter()
+            .filter_map(|(c, l)| state.take(c, l))
+            .collect()
+    }
+
     /// Removes and returns every registration that lapsed before `now`.
     pub fn purge_expired(&self, now: u64) -> Vec<Registration> {
         self.lock().take_where(|r| r.expires > now)
@@ -374,6 +399,21 @@ mod tests {
         assert_eq!(registry.remove(c3, Some(&["other".into()])).len(), 0);
         assert_eq!(registry.remove(c3, None).len(), 1);
         assert!(registry.is_empty());
+        // A peer's empty list removes its locations on every connection, not other peers'.
+        registry
+            .register(registration("a", "l1", c1, &key), 3)
+            .unwrap();
+        registry
+            .register(registration("a", "l2", c2, &key), 3)
+            .unwrap();
+        registry
+            .register(registration("z", "l1", c2, &key), 3)
+            .unwrap();
+        assert_eq!(registry.remove_of_peers_on(c3, &[]).len(), 0);
+        assert_eq!(registry.remove_of_peers_on(c1, &["l9".into()]).len(), 0);
+        assert_eq!(registry.remove_of_peers_on(c1, &[]).len(), 2);
+        assert_eq!(registry.len(), 1);
+        assert_eq!(registry.remove(c2, None).len(), 1);
         // A closed connection cannot register.
         registry
             .register(registration("b", "l1", c2, &key), 2)

@@ -11,7 +11,7 @@ use rand_core::OsRng;
 
 use zeroize::Zeroizing;
 
-use super::registry::{ConnectionId, LocationRepo, LocationRow, Registration, Registry};
+use super::registry::{ConnectionId, LocationRepo, LocationRow, Registration};
 use super::{
     Context, MAX_PROOF_LIFETIME, bad_request, check_expiry, forbidden, location_ids, short_text,
 };
@@ -153,15 +153,22 @@ pub async fn session_keep_alive(
     Ok(Object::new().with("expires", expires))
 }
 
-/// `session-delete`: unregisters the listed locations of this connection (absent list: all),
-/// answering the ids removed.
+/// `session-delete` (spec §6.11): without `locations`, unregisters this connection's
+/// locations; with an empty list, every location of the peer (on any connection of this node);
+/// with a list, those of the peer's locations. Answers the ids removed.
 pub async fn session_delete(
     ctx: &Context<'_>,
     connection: ConnectionId,
     body: &Object,
 ) -> Result<Object, Error> {
-    let only = body.get_object("locations").map(location_ids);
-    let removed = unregister(ctx.registry, ctx.locations, connection, only.as_deref()).await?;
+    let removed = match body.get("locations") {
+        None => ctx.registry.remove(connection, None),
+        Some(listed) => {
+            let ids = listed.as_object().map(location_ids).unwrap_or_default();
+            ctx.registry.remove_of_peers_on(connection, &ids)
+        }
+    };
+    delete_rows(ctx.locations, &removed).await?;
     let items = removed
         .iter()
         .map(|r| Value::Object(Object::new().with("$id", r.location_id.as_str())))
@@ -170,18 +177,6 @@ pub async fn session_delete(
         "locations",
         Object::new().with("location", Value::from_list(items)),
     ))
-}
-
-/// Removes registrations of a connection from memory and from the database.
-pub async fn unregister(
-    registry: &Registry,
-    locations: &dyn LocationRepo,
-    connection: ConnectionId,
-    only: Option<&[String]>,
-) -> Result<Vec<Registration>, Error> {
-    let removed = registry.remove(connection, only);
-    delete_rows(locations, &removed).await?;
-    Ok(removed)
 }
 
 /// Deletes the database rows of registrations already gone from memory.

@@ -41,8 +41,22 @@ pub async fn exchange(ws: &mut Socket, document: String) -> Message {
     }
 }
 
-/// A signed session proof of `file` for finder `finder_id`, expiring at `expires`.
+/// A signed session proof of `file` for finder `finder_id`, expiring at `expires`, registering
+/// location `location-1`.
 pub fn session_create(
+    key: &SigningKey,
+    file: &PublicPeerFile,
+    finder_id: &str,
+    contact: &str,
+    expires: u64,
+    n: &str,
+) -> String {
+    session_create_at("location-1", key, file, finder_id, contact, expires, n)
+}
+
+/// [`session_create`] of location `location_id`.
+pub fn session_create_at(
+    location_id: &str,
     key: &SigningKey,
     file: &PublicPeerFile,
     finder_id: &str,
@@ -57,7 +71,7 @@ pub fn session_create(
         .with(
             "location",
             Object::new()
-                .with("$id", "location-1")
+                .with("$id", location_id)
                 .with("contact", contact)
                 .with(
                     "details",
