@@ -169,6 +169,13 @@ impl CertificateSet {
         &self.certificates
     }
 
+    /// A resolver trusting only this set's certificates of `service`: a bundle a role signs
+    /// (a finder entry, a server proof, an identity proof) must not verify under another
+    /// service's key of the same domain.
+    pub fn of_service<'a>(&'a self, service: &'a str) -> ServiceKeys<'a> {
+        ServiceKeys { set: self, service }
+    }
+
     /// The certificate with this `$id`.
     pub fn get(&self, id: &str) -> Option<&Certificate> {
         self.certificates.iter().find(|c| c.id == id)
@@ -187,6 +194,24 @@ impl KeyResolver for CertificateSet {
             .iter()
             .find(|c| c.answers(reference, &self.domain) && c.expires > self.now)
             .map(|c| c.key.clone())
+    }
+}
+
+/// The certificates of one service of a [`CertificateSet`]; see [`CertificateSet::of_service`].
+#[derive(Clone, Copy, Debug)]
+pub struct ServiceKeys<'a> {
+    set: &'a CertificateSet,
+    service: &'a str,
+}
+
+impl KeyResolver for ServiceKeys<'_> {
+    fn resolve(&self, reference: &KeyReference) -> Option<PublicKey> {
+        match reference {
+            KeyReference::Certificate { service, .. } if service == self.service => {
+                self.set.resolve(reference)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -269,6 +294,10 @@ mod tests {
             service: "finder".into(),
         };
         assert_eq!(set.resolve(&wrong_service), None);
+        // Scoped to a service, the set vouches for that service's keys only.
+        assert!(set.of_service("salt").resolve(&salt_ref).is_some());
+        assert_eq!(set.of_service("identity").resolve(&salt_ref), None);
+        assert_eq!(set.of_service("finder").resolve(&wrong_service), None);
         let expired = CertificateSet::from_certificates_get(&domain(), &doc, 1_500).unwrap();
         assert_eq!(expired.resolve(&salt_ref), None);
     }

@@ -13,6 +13,7 @@ use rand_core::OsRng;
 
 use super::error::{PeerError, result_body};
 use crate::commands::unix_now;
+use crate::keys::ServiceType;
 use crate::services::bootstrapper::WELL_KNOWN_PATH;
 
 /// Redirects of `services-get` followed before giving up (spec §7.1).
@@ -119,7 +120,12 @@ impl Domain {
             .iter()
             .filter_map(Value::as_object)
             .find_map(|bundle| {
-                let verified = verify_bundle(bundle, "finder", &self.certificates).ok()?;
+                let verified = verify_bundle(
+                    bundle,
+                    "finder",
+                    &self.certificates.of_service(ServiceType::Finder.as_str()),
+                )
+                .ok()?;
                 let finder = *verified.get();
                 if finder.get_u64("expires").is_some_and(|e| e <= now) {
                     return None;

@@ -18,6 +18,7 @@ use super::domain::Domain;
 use super::error::{PeerError, result_body};
 use super::{Peer, PeerOptions};
 use crate::commands::unix_now;
+use crate::keys::ServiceType;
 
 /// How long the access proof of one `identity-lookup-update` is valid.
 const PROOF_LIFETIME: u64 = 300;
@@ -206,7 +207,8 @@ impl Directory {
         let bundle = entry
             .get_object("identityProofBundle")
             .ok_or(PeerError::Malformed("identityProofBundle"))?;
-        let proof = verify_bundle(bundle, "identityProof", certificates)
+        let signers = certificates.of_service(ServiceType::Identity.as_str());
+        let proof = verify_bundle(bundle, "identityProof", &signers)
             .map_err(|_| PeerError::Untrusted("identity proof"))?;
         let contact_bundle = proof
             .get()

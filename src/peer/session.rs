@@ -17,7 +17,7 @@ use openpeer_protocol::json::Object;
 use openpeer_protocol::message::{Envelope, Message, MessageKind, Method};
 use openpeer_protocol::random::nonce;
 use openpeer_protocol::seal::open;
-use openpeer_protocol::signature::{KeyReference, verify_bundle};
+use openpeer_protocol::signature::verify_bundle;
 use openpeer_protocol::uri::DomainName;
 use rand_core::OsRng;
 use zeroize::Zeroizing;
@@ -32,6 +32,7 @@ use super::p2p::own_peer_element;
 use super::relay::RelayAccess;
 use super::{ANSWERED_FIND_TTL, Answered, PeerInner, RelayRoute};
 use crate::commands::unix_now;
+use crate::keys::ServiceType;
 
 /// Lifetime of the session proof (the C++ makes them 24 h).
 const SESSION_PROOF_LIFETIME: u64 = 86_400;
@@ -117,18 +118,12 @@ fn server_proof(
     let bundle = body
         .get_object("serverProofBundle")
         .ok_or(PeerError::Malformed("serverProofBundle"))?;
-    let by_finder = bundle
-        .get_object("signature")
-        .and_then(|s| s.get_object("key"))
-        .and_then(|k| KeyReference::from_object(k).ok())
-        .is_some_and(
-            |k| matches!(k, KeyReference::Certificate { service, .. } if service == "finder"),
-        );
-    if !by_finder {
-        return Err(PeerError::Untrusted("server proof"));
-    }
-    let proof = verify_bundle(bundle, "serverProof", certificates)
-        .map_err(|_| PeerError::Untrusted("server proof"))?;
+    let proof = verify_bundle(
+        bundle,
+        "serverProof",
+        &certificates.of_service(ServiceType::Finder.as_str()),
+    )
+    .map_err(|_| PeerError::Untrusted("server proof"))?;
     let Some(relay) = proof.get().get_object("relay") else {
         return Ok(None);
     };

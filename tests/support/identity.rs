@@ -269,14 +269,8 @@ pub async fn verify_lookup_entry(addr: SocketAddr, entry: &Object) -> (PublicPee
     let proof_bundle = entry
         .get_object("identityProofBundle")
         .expect("identityProofBundle");
-    let signer = proof_bundle
-        .get_object("signature")
-        .unwrap()
-        .get_object("key")
-        .unwrap();
-    assert_eq!(signer.get_str("service"), Some("identity"));
-    let identity_proof =
-        verify_bundle(proof_bundle, "identityProof", &set).expect("identity proof verifies");
+    let identity_proof = verify_bundle(proof_bundle, "identityProof", &set.of_service("identity"))
+        .expect("identity proof verifies under an identity certificate");
     let contact_bundle = identity_proof
         .get()
         .get_object("contactProofBundle")
