@@ -7,7 +7,6 @@ use std::time::Duration;
 use async_std::channel;
 use async_std::net::TcpListener;
 
-use crate::commands::unix_now;
 use crate::config::{Settings, TlsSettings};
 use crate::finder::registry::{LocationRepo as _, Registry};
 use crate::finder::routes::Routes;
@@ -22,6 +21,7 @@ use crate::net::{self, RunningServer, ServeOptions, TlsSource};
 use crate::services::Services;
 use crate::services::finders::{FinderNodeRepo as _, this_node};
 use crate::store::{Store, StoreError};
+use openpeer_federation::clock::unix_now;
 
 /// The shared state of a running node.
 #[derive(Debug)]

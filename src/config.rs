@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use openpeer_federation::trust::{Pin, Policy, RemoteDomain, TrustSettings};
 use openpeer_identity_providers::{ProviderConfig, providers_from_table};
 use openpeer_protocol::signature::SignatureSuite;
 use openpeer_protocol::uri::DomainName;
@@ -36,6 +37,34 @@ struct Raw {
     finder: FinderSettings,
     log: RawLog,
     identity: RawIdentity,
+    federation: RawFederation,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFederation {
+    policy: String,
+    allow: Vec<String>,
+    deny: Vec<String>,
+    extra_roots: String,
+    request_timeout_seconds: u64,
+    max_response_bytes: usize,
+    max_concurrent_requests: usize,
+    certificates_cache_seconds: u64,
+    unknown_key_refresh_seconds: u64,
+    max_links: usize,
+    link_keep_alive_seconds: u64,
+    link_backoff_max_seconds: u64,
+    domains: std::collections::BTreeMap<String, RawRemoteDomain>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRemoteDomain {
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    pins: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,6 +161,27 @@ pub struct Settings {
     pub log: LogSettings,
     /// Identity service settings.
     pub identity: IdentitySettings,
+    /// Federation with other domains.
+    pub federation: FederationSettings,
+}
+
+/// Federation with other domains (architecture §4 "Federation").
+#[derive(Clone, Debug)]
+pub struct FederationSettings {
+    /// Policy, per-domain overrides and pins, caching and concurrency of remote calls.
+    pub trust: TrustSettings,
+    /// PEM files' contents trusted besides the WebPKI roots for outbound `https` and `wss`.
+    pub extra_roots: Vec<Vec<u8>>,
+    /// Longest one remote request (or link request) may take.
+    pub request_timeout_seconds: u64,
+    /// Largest answer body read from a remote domain.
+    pub max_response_bytes: usize,
+    /// Finder-to-finder links open at once, both directions.
+    pub max_links: usize,
+    /// A link idle this long gets a keep-alive ping.
+    pub link_keep_alive_seconds: u64,
+    /// Longest wait before a link that failed is tried again (the wait doubles from 1 s).
+    pub link_backoff_max_seconds: u64,
 }
 
 /// The identity service.
@@ -305,114 +355,8 @@ impl Settings {
                 format_args!("{:?} is not a domain name", raw.domain.name),
             )
         })?;
-        let bind: SocketAddr = raw.server.bind.parse().map_err(|_| {
-            invalid(
-                "server.bind",
-                format_args!("{:?} is not an address:port", raw.server.bind),
-            )
-        })?;
-        let tls = match (
-            raw.server.tls.cert.as_str(),
-            raw.server.tls.key.as_str(),
-            raw.server.tls.self_signed,
-        ) {
-            ("", "", false) => None,
-            ("", "", true) => Some(TlsSettings::SelfSigned),
-            (cert, key, false) if !cert.is_empty() && !key.is_empty() => Some(TlsSettings::Files {
-                cert: PathBuf::from(cert),
-                key: PathBuf::from(key),
-            }),
-            (_, _, true) => {
-                return Err(invalid(
-                    "server.tls.self_signed",
-                    "cannot be combined with server.tls.cert/key",
-                ));
-            }
-            _ => return Err(invalid("server.tls", "cert and key must be given together")),
-        };
-        let http_allowed = match raw.server.allow_http.as_str() {
-            "never" => false,
-            "loopback" => bind.ip().is_loopback(),
-            "always" => true,
-            other => {
-                return Err(invalid(
-                    "server.allow_http",
-                    format_args!("{other:?}: use never, loopback or always"),
-                ));
-            }
-        };
-        if tls.is_none() && !http_allowed {
-            return Err(invalid(
-                "server.allow_http",
-                format_args!(
-                    "plain HTTP on {bind} is not allowed: configure server.tls or allow_http = \"always\""
-                ),
-            ));
-        }
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        let public_url = match raw.domain.public_url.trim_end_matches('/') {
-            "" => format!("{scheme}://{bind}"),
-            url if url.starts_with("http://") || url.starts_with("https://") => url.to_owned(),
-            url => {
-                return Err(invalid(
-                    "domain.public_url",
-                    format_args!("{url:?} is not an http(s) URL"),
-                ));
-            }
-        };
-        let url = match raw.database.url_file.as_str() {
-            "" => raw.database.url,
-            path => std::fs::read_to_string(path)
-                .map_err(|e| invalid("database.url_file", format_args!("{path}: {e}")))?
-                .trim()
-                .to_owned(),
-        };
-        if !(url.starts_with("sqlite:")
-            || url.starts_with("postgres://")
-            || url.starts_with("postgresql://"))
-        {
-            return Err(invalid("database.url", "use sqlite://… or postgres://…"));
-        }
-        if raw.database.max_connections == 0 {
-            return Err(invalid("database.max_connections", "must be at least 1"));
-        }
-        let suite = SignatureSuite::from_name(&raw.signing.suite).ok_or_else(|| {
-            invalid(
-                "signing.suite",
-                format_args!("{:?}: use ed25519 or rsa-sha1", raw.signing.suite),
-            )
-        })?;
-        if raw.signing.key_lifetime_days == 0
-            || raw.signing.rotate_before_days >= raw.signing.key_lifetime_days
-        {
-            return Err(invalid(
-                "signing.rotate_before_days",
-                "must be shorter than signing.key_lifetime_days, which must be at least 1",
-            ));
-        }
-        let redirect = match raw.bootstrapper.redirect.as_str() {
-            "" => None,
-            url if url.starts_with("https://") || url.starts_with("http://") => {
-                Some(url.to_owned())
-            }
-            url => {
-                return Err(invalid(
-                    "bootstrapper.redirect",
-                    format_args!("{url:?} is not an http(s) URL"),
-                ));
-            }
-        };
-        let json = match raw.log.format.as_str() {
-            "text" => false,
-            "json" => true,
-            other => {
-                return Err(invalid(
-                    "log.format",
-                    format_args!("{other:?}: use text or json"),
-                ));
-            }
-        };
-        let identity = check_identity(raw.identity)?;
+        let server = check_server(raw.server)?;
+        let public_url = check_public_url(&raw.domain.public_url, &server)?;
         if raw.limits.max_body_bytes < 1024 {
             return Err(invalid("limits.max_body_bytes", "must be at least 1024"));
         }
@@ -424,31 +368,247 @@ impl Settings {
                 "" => "node-1".to_owned(),
                 id => id.to_owned(),
             },
-            server: ServerSettings {
-                bind,
-                tls,
-                request_timeout_seconds: raw.server.request_timeout_seconds.max(1),
-                shutdown_grace_seconds: raw.server.shutdown_grace_seconds,
-            },
-            database: DatabaseSettings {
-                url,
-                max_connections: raw.database.max_connections,
-            },
-            signing: SigningSettings {
-                suite,
-                key_lifetime_seconds: raw.signing.key_lifetime_days * 86_400,
-                rotate_before_seconds: raw.signing.rotate_before_days * 86_400,
-            },
+            server,
+            database: check_database(raw.database)?,
+            signing: check_signing(raw.signing)?,
             limits: raw.limits,
-            bootstrapper_redirect: redirect,
+            bootstrapper_redirect: check_bootstrapper(raw.bootstrapper)?,
             finder: raw.finder,
-            log: LogSettings {
-                json,
-                level: raw.log.level,
-            },
-            identity,
+            log: check_log(raw.log)?,
+            identity: check_identity(raw.identity)?,
+            federation: check_federation(raw.federation)?,
         })
     }
+}
+
+fn check_server(raw: RawServer) -> Result<ServerSettings, ConfigError> {
+    let bind: SocketAddr = raw.bind.parse().map_err(|_| {
+        invalid(
+            "server.bind",
+            format_args!("{:?} is not an address:port", raw.bind),
+        )
+    })?;
+    let tls = match (
+        raw.tls.cert.as_str(),
+        raw.tls.key.as_str(),
+        raw.tls.self_signed,
+    ) {
+        ("", "", false) => None,
+        ("", "", true) => Some(TlsSettings::SelfSigned),
+        (cert, key, false) if !cert.is_empty() && !key.is_empty() => Some(TlsSettings::Files {
+            cert: PathBuf::from(cert),
+            key: PathBuf::from(key),
+        }),
+        (_, _, true) => {
+            return Err(invalid(
+                "server.tls.self_signed",
+                "cannot be combined with server.tls.cert/key",
+            ));
+        }
+        _ => return Err(invalid("server.tls", "cert and key must be given together")),
+    };
+    let http_allowed = match raw.allow_http.as_str() {
+        "never" => false,
+        "loopback" => bind.ip().is_loopback(),
+        "always" => true,
+        other => {
+            return Err(invalid(
+                "server.allow_http",
+                format_args!("{other:?}: use never, loopback or always"),
+            ));
+        }
+    };
+    if tls.is_none() && !http_allowed {
+        return Err(invalid(
+            "server.allow_http",
+            format_args!(
+                "plain HTTP on {bind} is not allowed: configure server.tls or allow_http = \"always\""
+            ),
+        ));
+    }
+    Ok(ServerSettings {
+        bind,
+        tls,
+        request_timeout_seconds: raw.request_timeout_seconds.max(1),
+        shutdown_grace_seconds: raw.shutdown_grace_seconds,
+    })
+}
+
+fn check_public_url(raw: &str, server: &ServerSettings) -> Result<String, ConfigError> {
+    let scheme = if server.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    match raw.trim_end_matches('/') {
+        "" => Ok(format!("{scheme}://{}", server.bind)),
+        url if url.starts_with("http://") || url.starts_with("https://") => Ok(url.to_owned()),
+        url => Err(invalid(
+            "domain.public_url",
+            format_args!("{url:?} is not an http(s) URL"),
+        )),
+    }
+}
+
+fn check_database(raw: RawDatabase) -> Result<DatabaseSettings, ConfigError> {
+    let url = match raw.url_file.as_str() {
+        "" => raw.url,
+        path => std::fs::read_to_string(path)
+            .map_err(|e| invalid("database.url_file", format_args!("{path}: {e}")))?
+            .trim()
+            .to_owned(),
+    };
+    if !(url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://"))
+    {
+        return Err(invalid("database.url", "use sqlite://… or postgres://…"));
+    }
+    if raw.max_connections == 0 {
+        return Err(invalid("database.max_connections", "must be at least 1"));
+    }
+    Ok(DatabaseSettings {
+        url,
+        max_connections: raw.max_connections,
+    })
+}
+
+fn check_signing(raw: RawSigning) -> Result<SigningSettings, ConfigError> {
+    let suite = SignatureSuite::from_name(&raw.suite).ok_or_else(|| {
+        invalid(
+            "signing.suite",
+            format_args!("{:?}: use ed25519 or rsa-sha1", raw.suite),
+        )
+    })?;
+    if raw.key_lifetime_days == 0 || raw.rotate_before_days >= raw.key_lifetime_days {
+        return Err(invalid(
+            "signing.rotate_before_days",
+            "must be shorter than signing.key_lifetime_days, which must be at least 1",
+        ));
+    }
+    Ok(SigningSettings {
+        suite,
+        key_lifetime_seconds: raw.key_lifetime_days * 86_400,
+        rotate_before_seconds: raw.rotate_before_days * 86_400,
+    })
+}
+
+fn check_bootstrapper(raw: RawBootstrapper) -> Result<Option<String>, ConfigError> {
+    match raw.redirect.as_str() {
+        "" => Ok(None),
+        url if url.starts_with("https://") || url.starts_with("http://") => {
+            Ok(Some(url.to_owned()))
+        }
+        url => Err(invalid(
+            "bootstrapper.redirect",
+            format_args!("{url:?} is not an http(s) URL"),
+        )),
+    }
+}
+
+fn check_log(raw: RawLog) -> Result<LogSettings, ConfigError> {
+    let json = match raw.format.as_str() {
+        "text" => false,
+        "json" => true,
+        other => {
+            return Err(invalid(
+                "log.format",
+                format_args!("{other:?}: use text or json"),
+            ));
+        }
+    };
+    Ok(LogSettings {
+        json,
+        level: raw.level,
+    })
+}
+
+fn check_federation(raw: RawFederation) -> Result<FederationSettings, ConfigError> {
+    let domains_of = |key: &str, names: &[String]| {
+        names
+            .iter()
+            .map(|name| {
+                DomainName::parse(name)
+                    .map_err(|_| invalid(key, format_args!("{name:?} is not a domain name")))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let policy = match raw.policy.as_str() {
+        "open" => Policy::Open,
+        "allowlist" => Policy::Allowlist(domains_of("federation.allow", &raw.allow)?),
+        "denylist" => Policy::Denylist(domains_of("federation.deny", &raw.deny)?),
+        other => {
+            return Err(invalid(
+                "federation.policy",
+                format_args!("{other:?}: use open, allowlist or denylist"),
+            ));
+        }
+    };
+    let mut domains = std::collections::HashMap::new();
+    for (name, remote) in raw.domains {
+        let key = format!("federation.domains.{name}");
+        let domain = DomainName::parse(&name)
+            .map_err(|_| invalid(&key, format_args!("{name:?} is not a domain name")))?;
+        let pins = remote
+            .pins
+            .iter()
+            .map(|p| Pin::parse(p).map_err(|e| invalid(&format!("{key}.pins"), e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let url = (!remote.url.is_empty()).then(|| remote.url.trim_end_matches('/').to_owned());
+        domains.insert(domain, RemoteDomain { url, pins });
+    }
+    let extra_roots = match raw.extra_roots.as_str() {
+        "" => Vec::new(),
+        path => vec![
+            std::fs::read(path)
+                .map_err(|e| invalid("federation.extra_roots", format_args!("{path}: {e}")))?,
+        ],
+    };
+    for (key, value) in [
+        (
+            "federation.request_timeout_seconds",
+            raw.request_timeout_seconds,
+        ),
+        (
+            "federation.certificates_cache_seconds",
+            raw.certificates_cache_seconds,
+        ),
+        (
+            "federation.link_keep_alive_seconds",
+            raw.link_keep_alive_seconds,
+        ),
+        (
+            "federation.link_backoff_max_seconds",
+            raw.link_backoff_max_seconds,
+        ),
+    ] {
+        if value == 0 {
+            return Err(invalid(key, "must be at least 1"));
+        }
+    }
+    if raw.max_response_bytes < 1024 {
+        return Err(invalid(
+            "federation.max_response_bytes",
+            "must be at least 1024",
+        ));
+    }
+    let trust = TrustSettings {
+        policy,
+        domains,
+        max_concurrent_requests: raw.max_concurrent_requests,
+        certificates_cache_seconds: raw.certificates_cache_seconds,
+        unknown_key_refresh_seconds: raw.unknown_key_refresh_seconds,
+    };
+    trust.check().map_err(|e| invalid("federation", e))?;
+    Ok(FederationSettings {
+        trust,
+        extra_roots,
+        request_timeout_seconds: raw.request_timeout_seconds,
+        max_response_bytes: raw.max_response_bytes,
+        max_links: raw.max_links,
+        link_keep_alive_seconds: raw.link_keep_alive_seconds,
+        link_backoff_max_seconds: raw.link_backoff_max_seconds,
+    })
 }
 
 fn check_identity(raw: RawIdentity) -> Result<IdentitySettings, ConfigError> {

@@ -15,57 +15,7 @@ use zeroize::Zeroizing;
 use crate::config::SigningSettings;
 use crate::store::StoreError;
 
-/// The service types that hold a domain key (spec §6.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ServiceType {
-    /// Signs the certificates of all the others (`bootstrapper`/`certificates`).
-    Certificates,
-    /// Signs salts.
-    Salt,
-    /// Signs finder entries and finder results.
-    Finder,
-    /// Signs identity proofs.
-    Identity,
-    /// Signs identity lookup results.
-    IdentityLookup,
-    /// Signs namespace grant challenges.
-    NamespaceGrant,
-}
-
-impl ServiceType {
-    /// Every service type, certificates first.
-    pub const ALL: [ServiceType; 6] = [
-        ServiceType::Certificates,
-        ServiceType::Salt,
-        ServiceType::Finder,
-        ServiceType::Identity,
-        ServiceType::IdentityLookup,
-        ServiceType::NamespaceGrant,
-    ];
-
-    /// The `service` value of certificates and key references.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ServiceType::Certificates => "certificates",
-            ServiceType::Salt => "salt",
-            ServiceType::Finder => "finder",
-            ServiceType::Identity => "identity",
-            ServiceType::IdentityLookup => "identity-lookup",
-            ServiceType::NamespaceGrant => "namespace-grant",
-        }
-    }
-
-    /// Parses a `service` value (the CLI's `--service`).
-    pub fn parse(name: &str) -> Option<ServiceType> {
-        ServiceType::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-}
-
-impl fmt::Display for ServiceType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use openpeer_protocol::bootstrapper::ServiceType;
 
 /// A key row as stored; the private key is zeroized when dropped and never printed.
 pub struct StoredKey {

@@ -1,7 +1,7 @@
 //! What a login carries between its two halves, and what it proves at the end.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
@@ -170,12 +170,7 @@ fn is_pkce_verifier(v: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+pub(crate) use openpeer_federation::clock::unix_now;
 
 /// Who the provider says the user is.
 ///

@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 use sha2::Sha256;
 
 use crate::config::{ProviderConfig, ProviderKind, Secret};
-use crate::http::{HttpClient, HttpError, describe, secure_url};
+use crate::http::{HttpClient, HttpError, OAuthHttp, describe, secure_url};
 use crate::login::{AuthorizationRequest, PendingLogin, ProviderIdentity};
 use crate::{Connector, ProviderError};
 
@@ -251,7 +251,7 @@ impl Connector for OAuthConnector {
         let token: BasicTokenResponse = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
-            .request_async(&self.http)
+            .request_async(&OAuthHttp(self.http.clone()))
             .await
             .map_err(token_error)?;
         let access_token = token.access_token().secret();

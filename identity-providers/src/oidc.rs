@@ -39,7 +39,7 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ProviderConfig, ProviderKind, Secret};
-use crate::http::{HttpClient, HttpError, describe, secure_url};
+use crate::http::{HttpClient, HttpError, OAuthHttp, describe, secure_url};
 use crate::login::{AuthorizationRequest, PendingLogin, ProviderIdentity, unix_now};
 use crate::oauth::token_error;
 use crate::{Connector, ProviderError};
@@ -407,7 +407,7 @@ impl Connector for OidcConnector {
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| ProviderError::Config(e.to_string()))?
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
-            .request_async(&self.http)
+            .request_async(&OAuthHttp(self.http.clone()))
             .await
             .map_err(token_error)?;
 
@@ -442,7 +442,7 @@ impl Connector for OidcConnector {
                 .user_info(token.access_token().clone(), Some(claims.subject().clone()))
                 .map_err(|e| ProviderError::Config(e.to_string()))?
                 .require_issuer_match(self.tenant_template.is_none())
-                .request_async::<ExtraClaims, _, CoreGenderClaim>(&self.http)
+                .request_async::<ExtraClaims, _, CoreGenderClaim>(&OAuthHttp(self.http.clone()))
                 .await
                 .map_err(userinfo_error)?;
             if email.is_none() {
@@ -481,7 +481,7 @@ async fn fetch_jwks(
     metadata: &CoreProviderMetadata,
     http: &HttpClient,
 ) -> Result<JsonWebKeySet<CoreJsonWebKey>, ProviderError> {
-    JsonWebKeySet::fetch_async(metadata.jwks_uri(), http)
+    JsonWebKeySet::fetch_async(metadata.jwks_uri(), &OAuthHttp(http.clone()))
         .await
         .map_err(|e| match e {
             DiscoveryError::Request(inner) => ProviderError::Http(format!("JWKS: {inner}")),

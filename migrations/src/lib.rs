@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_domain;
 mod m20261122_000002_identity;
 mod m20261122_000003_finder;
+mod m20261204_000004_federation;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_domain::Migration),
             Box::new(m20261122_000002_identity::Migration),
             Box::new(m20261122_000003_finder::Migration),
+            Box::new(m20261204_000004_federation::Migration),
         ]
     }
 }

@@ -159,6 +159,15 @@ impl CertificateSet {
         })
     }
 
+    /// The same certificates, trusted at `now` instead (a cached set used later: a certificate
+    /// that lapsed since no longer resolves).
+    pub fn at(&self, now: u64) -> CertificateSet {
+        CertificateSet {
+            now,
+            ..self.clone()
+        }
+    }
+
     /// The domain these certificates belong to.
     pub fn domain(&self) -> &DomainName {
         &self.domain

@@ -196,6 +196,110 @@ pub fn decode_relay_frame(bytes: &[u8]) -> Result<(u32, &[u8]), FrameError> {
     Ok((channel, payload))
 }
 
+/// `transport` of a finder entry's WebSocket protocol: the peer⇄finder transport of
+/// architecture §4.
+pub const WEBSOCKET_TRANSPORT: &str = "websocket";
+
+/// `transport` of a finder entry's finder-to-finder link (architecture §4 "Federation" (4)).
+pub const LINK_TRANSPORT: &str = "finder-link";
+
+/// One finder of a domain, as `finders-get` lists it (spec §6.3): the `finder` element of a
+/// `finderBundle`. Decode it only from a bundle verified under the domain's finder certificates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FinderEntry {
+    /// `$id`: the node, named by session proofs and link-hellos.
+    pub id: String,
+    /// The peers' WebSocket URL (`ws://` or `wss://`).
+    pub websocket: String,
+    /// The WebSocket URL of the node's finder-to-finder link, when it serves one.
+    pub link: Option<String>,
+    /// The finder's key.
+    pub key: crate::signature::PublicKey,
+    /// `priority` (lower first).
+    pub priority: u32,
+    /// `weight` among equal priorities.
+    pub weight: u32,
+    /// `region`.
+    pub region: String,
+    /// When the entry was made.
+    pub created: u64,
+    /// When it lapses unless refreshed.
+    pub expires: u64,
+}
+
+impl FinderEntry {
+    /// The `finder` element, ready to be signed.
+    pub fn to_object(&self) -> crate::json::Object {
+        use crate::json::{Object, Value};
+        let mut protocols = vec![Value::Object(
+            Object::new()
+                .with("transport", WEBSOCKET_TRANSPORT)
+                .with("host", self.websocket.as_str()),
+        )];
+        if let Some(link) = &self.link {
+            protocols.push(Value::Object(
+                Object::new()
+                    .with("transport", LINK_TRANSPORT)
+                    .with("host", link.as_str()),
+            ));
+        }
+        Object::new()
+            .with("$id", self.id.as_str())
+            .with(
+                "protocols",
+                Object::new().with("protocol", Value::from_list(protocols)),
+            )
+            .with(
+                "key",
+                crate::signature::KeyReference::X509Data(self.key.clone()).to_object(),
+            )
+            .with("priority", self.priority)
+            .with("weight", self.weight)
+            .with("region", self.region.as_str())
+            .with("created", self.created)
+            .with("expires", self.expires)
+    }
+
+    /// Reads a verified `finder` element; the name of the first missing or mistyped field is the
+    /// error. Protocols of other transports (C14's `multiplexed-json/tcp`) are skipped; an
+    /// entry without a WebSocket URL is refused.
+    pub fn from_object(finder: &crate::json::Object) -> Result<FinderEntry, &'static str> {
+        let host = |transport: &str| {
+            finder
+                .get_object("protocols")
+                .map(|p| p.get_list("protocol"))
+                .unwrap_or_default()
+                .iter()
+                .filter_map(crate::json::Value::as_object)
+                .filter(|p| p.get_str("transport") == Some(transport))
+                .find_map(|p| p.get_str("host").filter(|h| is_websocket_url(h)))
+                .map(str::to_owned)
+        };
+        let number = |key: &'static str| finder.get_u64(key).ok_or(key);
+        let small = |key: &'static str| number(key).and_then(|n| u32::try_from(n).map_err(|_| key));
+        Ok(FinderEntry {
+            id: finder.get_str("$id").ok_or("$id")?.to_owned(),
+            websocket: host(WEBSOCKET_TRANSPORT).ok_or("protocols")?,
+            link: host(LINK_TRANSPORT),
+            key: finder
+                .get_object("key")
+                .and_then(|k| k.get_str("x509Data"))
+                .and_then(|k| crate::signature::PublicKey::from_x509_data(k).ok())
+                .ok_or("key")?,
+            priority: small("priority").unwrap_or(0),
+            weight: small("weight").unwrap_or(0),
+            region: finder.get_str("region").unwrap_or_default().to_owned(),
+            created: number("created")?,
+            expires: number("expires")?,
+        })
+    }
+}
+
+/// Whether `url` is a WebSocket URL (`ws://` or `wss://`).
+pub fn is_websocket_url(url: &str) -> bool {
+    url.starts_with("ws://") || url.starts_with("wss://")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,5 +497,48 @@ mod tests {
             decoder.push(&bytes);
             while let Ok(Some(_)) = decoder.pop() {}
         }
+    }
+
+    #[test]
+    fn finder_entries_round_trip_and_skip_other_transports() {
+        use crate::json::{Object, Value};
+        use crate::signature::SignatureSuite;
+        use crate::signature::test_keys::key;
+        let entry = FinderEntry {
+            id: "node-1".into(),
+            websocket: "wss://beta.test/finder".into(),
+            link: Some("wss://beta.test/federation/link".into()),
+            key: key(SignatureSuite::Ed25519).public_key().clone(),
+            priority: 0,
+            weight: 10,
+            region: "1".into(),
+            created: 100,
+            expires: 190,
+        };
+        assert_eq!(
+            FinderEntry::from_object(&entry.to_object()),
+            Ok(entry.clone())
+        );
+        let without_link = FinderEntry {
+            link: None,
+            ..entry.clone()
+        };
+        assert_eq!(
+            FinderEntry::from_object(&without_link.to_object()),
+            Ok(without_link.clone())
+        );
+        // A C14 entry: only a TCP transport, so no WebSocket URL.
+        let tcp = Object::new()
+            .with("transport", "multiplexed-json/tcp")
+            .with("host", "192.0.2.1:4032");
+        let c14 = entry.to_object().with(
+            "protocols",
+            Object::new().with("protocol", Value::Object(tcp)),
+        );
+        assert_eq!(FinderEntry::from_object(&c14), Err("protocols"));
+        assert_eq!(
+            FinderEntry::from_object(&entry.to_object().with("expires", "soon")),
+            Err("expires")
+        );
     }
 }

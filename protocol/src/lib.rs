@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod bootstrapper;
 pub mod canonical;
 pub mod certificates;
 pub mod cipher;
@@ -20,7 +21,9 @@ pub mod dev;
 pub mod encoding;
 pub mod error;
 pub mod finder;
+pub mod identity_lookup;
 pub mod json;
+pub mod link;
 pub mod message;
 pub mod peer_file;
 pub mod proof;

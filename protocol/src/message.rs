@@ -303,6 +303,9 @@ methods! {
     PeerLocationFind = PeerFinder, "peer-location-find";
     /// `peer-finder / channel-map`: finder relay (§6.11, §7.5).
     ChannelMap = PeerFinder, "channel-map";
+    /// `peer-finder / link-hello`: the first request on a finder-to-finder link (architecture
+    /// §4 "Federation"; [R]).
+    LinkHello = PeerFinder, "link-hello";
     /// `p2p / peer-identify` (§6.12).
     PeerIdentify = P2p, "peer-identify";
     /// `p2p / peer-keep-alive` (§6.12).

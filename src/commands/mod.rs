@@ -42,10 +42,3 @@ pub fn parse_document(
     openpeer_protocol::json::parse(text)
         .map_err(|e| CommandError::rule("malformed", format_args!("{}: {e}", path.display())))
 }
-
-/// Current Unix time in seconds.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}

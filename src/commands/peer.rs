@@ -15,7 +15,9 @@ use openpeer_protocol::json::Object;
 use openpeer_protocol::peer_file::PublicPeerFile;
 use openpeer_protocol::uri::DomainName;
 
-use super::{CommandError, parse_document, read_input, unix_now};
+use openpeer_federation::clock::unix_now;
+
+use super::{CommandError, parse_document, read_input};
 use crate::peer::{Connection, Directory, Peer, PeerOptions};
 
 /// What both subcommands need to reach the domain.

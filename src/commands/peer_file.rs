@@ -16,7 +16,9 @@ use openpeer_protocol::signature::{SignatureSuite, SigningKey};
 use openpeer_protocol::uri::DomainName;
 use rand_core::OsRng;
 
-use super::{CommandError, parse_document, read_input, unix_now};
+use openpeer_federation::clock::unix_now;
+
+use super::{CommandError, parse_document, read_input};
 
 /// Two years, the C++ SDK's peer file lifetime.
 const DEFAULT_LIFETIME_DAYS: u64 = 730;

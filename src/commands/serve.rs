@@ -4,7 +4,9 @@
 use openpeer_protocol::canonical::render_object;
 use openpeer_protocol::json::{Object, Value};
 
-use super::{CommandError, unix_now};
+use openpeer_federation::clock::unix_now;
+
+use super::CommandError;
 use crate::app;
 use crate::config::Settings;
 use crate::keys::{KeyRing, ServiceType};

@@ -19,9 +19,9 @@ use openpeer_protocol::message::{self, Envelope, ErrorResult, Message, MessageKi
 use super::registry::{ConnectionId, Outbound};
 use super::{Context, find, relay, session};
 use crate::app::Gateway;
-use crate::commands::unix_now;
 use crate::error::Error;
 use crate::http::State;
+use openpeer_federation::clock::unix_now;
 
 /// Upgrades `GET /finder` to a WebSocket and serves it until the peer goes.
 pub async fn endpoint(req: tide::Request<State>) -> tide::Result {

@@ -11,10 +11,10 @@ use openpeer_protocol::uri::DomainName;
 
 use super::State;
 use crate::app::Gateway;
-use crate::commands::unix_now;
 use crate::error::Error;
 use crate::services::bootstrapper::WELL_KNOWN_PATH;
 use crate::services::{Reply, Services};
+use openpeer_federation::clock::unix_now;
 
 /// An answer and what metrics record of it.
 #[derive(Debug)]

@@ -18,10 +18,10 @@ use openpeer_protocol::json::{Object, Value, parse};
 use openpeer_protocol::message::{self, Envelope, ErrorResult, Message, MessageKind, Method};
 
 use super::State;
-use crate::commands::unix_now;
 use crate::error::Error;
 use crate::identity::access::Completion;
 use crate::identity::{login, providers};
+use openpeer_federation::clock::unix_now;
 
 /// The page served as `identity-access-inner-frame`.
 const INNER_FRAME: &str = include_str!("inner_frame.html");

@@ -2,8 +2,8 @@
 //! loaded) and `/metrics` (Prometheus text).
 
 use super::State;
-use crate::commands::unix_now;
 use crate::keys::ServiceType;
+use openpeer_federation::clock::unix_now;
 
 /// The process is up.
 pub async fn healthz(_: tide::Request<State>) -> tide::Result {

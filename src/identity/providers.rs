@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_std::sync::Mutex;
-use openpeer_identity_providers::http::HttpClient;
+use openpeer_federation::http::HttpClient;
 use openpeer_identity_providers::{
     Connector, PendingLogin, ProviderConfig, ProviderError, connect,
 };

@@ -19,11 +19,11 @@ use openpeer_protocol::uri::PeerUri;
 use rand_core::OsRng;
 
 use super::error::PeerError;
-use super::finder_link::FinderLink;
 use super::p2p::{MAX_DATA, datagram, identify_answer, identify_request, open_datagram};
 use super::relay::{self, RelayCandidate};
 use super::{INBOX, PeerInner, lock};
-use crate::commands::unix_now;
+use openpeer_federation::clock::unix_now;
+use openpeer_federation::finder_link::FinderLink;
 
 /// How often an unanswered `peer-identify` is sent again.
 const RETRANSMIT: Duration = Duration::from_millis(250);
@@ -76,7 +76,7 @@ impl Path {
                 socket.send_to(payload, remote).await?;
                 Ok(())
             }
-            Path::Relay { link, channel, .. } => link.send_frame(*channel, payload).await,
+            Path::Relay { link, channel, .. } => Ok(link.send_frame(*channel, payload).await?),
         }
     }
 }
@@ -284,7 +284,7 @@ pub(crate) async fn connect_relay(
     );
     if let Err(e) = link.request(Method::ChannelMap, body).await {
         link.close();
-        return Err(e);
+        return Err(e.into());
     }
     let (to_inbox, inbox) = channel::bounded(INBOX);
     relay::forward(events, channel, to_inbox);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use openpeer_protocol::error::ResultCode;
 use openpeer_protocol::json::Object;
-use openpeer_protocol::message::{Message, MessageKind};
+use openpeer_protocol::message::Message;
 use openpeer_protocol::peer_file::PeerFileError;
 
 /// Why a peer operation failed.
@@ -114,19 +114,32 @@ impl Rejection {
     }
 }
 
+impl From<openpeer_federation::Error> for PeerError {
+    fn from(e: openpeer_federation::Error) -> Self {
+        use openpeer_federation::Error as F;
+        match e {
+            F::Config(why) => PeerError::Options(why),
+            F::Http(why) => PeerError::Http(why),
+            F::Malformed(what) => PeerError::Malformed(what),
+            F::Refused { code, reason } => PeerError::Refused { code, reason },
+            F::Untrusted(what) => PeerError::Untrusted(what),
+            F::PinMismatch => PeerError::Untrusted("pinned certificates key"),
+            F::Denied => PeerError::Refused {
+                code: 403,
+                reason: e.to_string(),
+            },
+            F::NoFinder => PeerError::NoFinder,
+            F::Link(why) => PeerError::Link(why),
+            F::LinkClosed => PeerError::LinkClosed,
+            F::Timeout(limit) => PeerError::Timeout(limit),
+            F::Io(e) => PeerError::Io(e),
+        }
+    }
+}
+
 /// The body of a successful result, or its error (spec §1.3) as [`PeerError::Refused`].
 pub(crate) fn result_body(message: Message) -> Result<Object, PeerError> {
-    if message.envelope.kind != MessageKind::Result {
-        return Err(PeerError::Malformed("not a result"));
-    }
-    match message.error() {
-        None => Ok(message.body),
-        Some(Ok(error)) => Err(PeerError::Refused {
-            code: error.code,
-            reason: error.reason,
-        }),
-        Some(Err(_)) => Err(PeerError::Malformed("error element")),
-    }
+    Ok(openpeer_federation::result_body(message)?)
 }
 
 #[cfg(test)]

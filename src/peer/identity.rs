@@ -3,7 +3,7 @@
 //! and turn another identity into its public peer file with `identity-lookup`, trusting nothing
 //! the domain's certificates do not sign.
 
-use openpeer_identity_providers::http::HttpClient;
+use openpeer_federation::http::HttpClient;
 use openpeer_protocol::canonical::render_object;
 use openpeer_protocol::json::{Object, Value};
 use openpeer_protocol::message::{self, MessageKind, Method};
@@ -14,11 +14,11 @@ use openpeer_protocol::signature::{KeyReference, PeerKey, sign_bundle, verify_bu
 use rand_core::OsRng;
 use zeroize::Zeroizing;
 
-use super::domain::Domain;
 use super::error::{PeerError, result_body};
 use super::{Peer, PeerOptions};
-use crate::commands::unix_now;
 use crate::keys::ServiceType;
+use openpeer_federation::clock::unix_now;
+use openpeer_federation::discovery::Domain;
 
 /// How long the access proof of one `identity-lookup-update` is valid.
 const PROOF_LIFETIME: u64 = 300;

@@ -13,7 +13,7 @@ use super::connection::{Origin, Parts, Path};
 use super::error::Rejection;
 use super::p2p::{identify_result, verify_identify};
 use super::{ANSWERED_FIND_TTL, INBOX, PeerInner, RelayRoute, Reply};
-use crate::commands::unix_now;
+use openpeer_federation::clock::unix_now;
 
 impl PeerInner {
     /// Handles one payload from `origin`. Undecodable payloads, payloads for no connection and

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use async_std::channel::{self, Receiver, Sender};
 use futures_rustls::TlsConnector;
-use openpeer_identity_providers::http::HttpClient;
+use openpeer_federation::http::HttpClient;
 use openpeer_protocol::certificates::CertificateSet;
 use openpeer_protocol::json::Object;
 use openpeer_protocol::message::{Envelope, Message, MessageKind, Method};
@@ -29,17 +29,19 @@ use openpeer_protocol::signature::{SignatureSuite, SigningKey};
 use openpeer_protocol::uri::DomainName;
 use rand_core::{OsRng, RngCore as _};
 
-use super::domain::{Domain, FinderEntry};
 use super::error::PeerError;
 use super::find::{
     find_notify, find_request, new_context, verify_find_notify, verify_find_request,
 };
-use super::finder_link::LinkEvent;
 use super::location::Local;
 use super::nonces::NonceCache;
 use super::session::{self, Session};
 use super::{LOCATION_ID_LEN, PEER_FILE_LIFETIME, lock};
-use crate::commands::unix_now;
+use openpeer_federation::Error as FederationError;
+use openpeer_federation::clock::unix_now;
+use openpeer_federation::discovery::Domain;
+use openpeer_federation::finder_link::LinkEvent;
+use openpeer_protocol::finder::FinderEntry;
 
 /// How long a bootstrap request or a `session-create` may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -544,8 +546,8 @@ async fn find_one(load: &Load, index: usize, from: &LoadSession, to: &LoadSessio
             .await
         {
             Ok(_) => {}
-            Err(PeerError::Refused { code, .. }) => return FindOutcome::Refused(code),
-            Err(PeerError::Timeout(_)) => return FindOutcome::TimedOut,
+            Err(FederationError::Refused { code, .. }) => return FindOutcome::Refused(code),
+            Err(FederationError::Timeout(_)) => return FindOutcome::TimedOut,
             Err(_) => return FindOutcome::NotSent,
         }
         match notified.recv().await {

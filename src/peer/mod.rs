@@ -21,10 +21,8 @@
 
 mod connection;
 mod direct;
-mod domain;
 mod error;
 mod find;
-mod finder_link;
 mod identity;
 mod inbound;
 pub(crate) mod load;
@@ -43,7 +41,8 @@ use std::time::Duration;
 use async_std::channel::{self, Receiver, Sender};
 use async_std::net::UdpSocket;
 use futures_rustls::TlsConnector;
-use openpeer_identity_providers::http::HttpClient;
+use openpeer_federation::discovery::Domain;
+use openpeer_federation::http::HttpClient;
 use openpeer_protocol::certificates::CertificateSet;
 use openpeer_protocol::json::Object;
 use openpeer_protocol::message::Method;
@@ -63,7 +62,7 @@ use location::Local;
 use nonces::NonceCache;
 use session::Session;
 
-use crate::commands::unix_now;
+use openpeer_federation::clock::unix_now;
 
 /// Lifetime of the peer file a peer makes at start.
 const PEER_FILE_LIFETIME: u64 = 30 * 86_400;
@@ -142,7 +141,7 @@ impl Peer {
             .map_err(|e| PeerError::Options(e.to_string()))?;
         let now = unix_now();
         let domain =
-            domain::Domain::bootstrap(http, &options.base_url, options.domain.clone(), now).await?;
+            Domain::bootstrap(http, &options.base_url, options.domain.clone(), now).await?;
         let salt = domain.signed_salt().await?;
         let key = SigningKey::generate(SignatureSuite::Ed25519, &mut OsRng)
             .map_err(|_| PeerError::Crypto("key generation"))?;

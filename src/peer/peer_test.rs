@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use openpeer_identity_providers::http::HttpClient;
+use openpeer_federation::http::HttpClient;
 use openpeer_protocol::certificates::CertificateSet;
 use openpeer_protocol::dev::DevDomain;
 use openpeer_protocol::json::{Object, Value};

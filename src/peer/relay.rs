@@ -13,9 +13,9 @@ use zeroize::Zeroizing;
 
 use super::error::Rejection;
 use super::find::proof_rejection;
-use super::finder_link::LinkEvent;
 use super::location::relay_candidate;
 use super::nonces::NonceCache;
+use openpeer_federation::finder_link::LinkEvent;
 
 /// How long a `channel-map` proof stays valid (spec §7.5: now + 2 min).
 const CHANNEL_MAP_LIFETIME: u64 = 120;

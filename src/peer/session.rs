@@ -23,16 +23,17 @@ use rand_core::OsRng;
 use zeroize::Zeroizing;
 
 use super::connection::Origin;
-use super::domain::FinderEntry;
 use super::error::{PeerError, Rejection};
 use super::find::{find_notify, new_context, verify_find_request};
-use super::finder_link::{FinderLink, LinkEvent};
 use super::location::Local;
 use super::p2p::own_peer_element;
 use super::relay::RelayAccess;
 use super::{ANSWERED_FIND_TTL, Answered, PeerInner, RelayRoute};
-use crate::commands::unix_now;
 use crate::keys::ServiceType;
+use openpeer_federation::Error as FederationError;
+use openpeer_federation::clock::unix_now;
+use openpeer_federation::finder_link::{FinderLink, LinkEvent};
+use openpeer_protocol::finder::FinderEntry;
 
 /// Lifetime of the session proof (the C++ makes them 24 h).
 const SESSION_PROOF_LIFETIME: u64 = 86_400;
@@ -77,7 +78,7 @@ pub(crate) async fn create(
     tls: &TlsConnector,
     timeout: Duration,
 ) -> Result<(Session, Receiver<LinkEvent>), PeerError> {
-    let (link, events) = FinderLink::connect(&finder.url, domain, tls, timeout).await?;
+    let (link, events) = FinderLink::connect(&finder.websocket, domain, tls, timeout).await?;
     let proof = session_proof(local, &finder.id, unix_now());
     let body = link.request(Method::SessionCreate, proof).await?;
     let expires = body
@@ -194,8 +195,8 @@ fn spawn_keep_alive(peer: &Arc<PeerInner>, link: FinderLink, margin: Duration) {
                         _ => tracing::warn!("keep-alive result without expires"),
                     }
                 }
-                Err(PeerError::LinkClosed) => break,
-                Err(PeerError::Timeout(limit)) => {
+                Err(FederationError::LinkClosed) => break,
+                Err(FederationError::Timeout(limit)) => {
                     tracing::warn!(?limit, "keep-alive unanswered; trying again");
                     retry = Some(KEEP_ALIVE_RETRY);
                 }

@@ -10,8 +10,7 @@ use openpeer_protocol::message::{Method, RenderedBody};
 use crate::config::Settings;
 use crate::error::Error;
 
-/// The well-known path of `services-get` (spec §3).
-pub const WELL_KNOWN_PATH: &str = "/.well-known/openpeer-services-get";
+pub use openpeer_protocol::bootstrapper::WELL_KNOWN_PATH;
 
 /// Path prefix of every other method URI: `/openpeer/<service type>/<method>`.
 pub const METHOD_PATH_PREFIX: &str = "/openpeer";

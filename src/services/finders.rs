@@ -1,8 +1,9 @@
 //! `bootstrapped-finders/finders-get` (spec §6.3): the finders of the domain — one per live
 //! gateway node — each entry signed by the domain's finder key; never more than asked.
 
+use openpeer_protocol::finder::FinderEntry;
 use openpeer_protocol::json::{Object, Value};
-use openpeer_protocol::signature::{KeyReference, sign_bundle};
+use openpeer_protocol::signature::sign_bundle;
 use rand_core::OsRng;
 
 use super::certificates::Published;
@@ -11,11 +12,12 @@ use crate::error::Error;
 use crate::keys::ServiceType;
 use crate::store::StoreError;
 
-/// The finder transport of this gateway: JSON over WebSocket (architecture §4).
-pub const FINDER_TRANSPORT: &str = "websocket";
-
 /// Path of the finder WebSocket on every node.
 pub const FINDER_PATH: &str = "/finder";
+
+/// Path of the finder-to-finder link on every node (architecture §4 "Federation" (4)); finder
+/// entries list it as their `finder-link` protocol.
+pub const LINK_PATH: &str = "/federation/link";
 
 /// A gateway node as listed in the directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,24 +81,23 @@ pub async fn finders_get(
         .await?
         .into_iter()
         .map(|node| {
-            let protocol = Object::new()
-                .with("transport", FINDER_TRANSPORT)
-                .with("host", node.url.as_str());
-            let finder = Object::new()
-                .with("$id", node.node_id.as_str())
-                .with("protocols", Object::new().with("protocol", protocol))
-                .with(
-                    "key",
-                    KeyReference::X509Data(signer.certificate.key.clone()).to_object(),
-                )
-                .with("priority", node.priority)
-                .with("weight", node.weight)
-                .with("region", node.region.as_str())
-                .with("created", node.created)
-                .with("expires", node.last_seen + settings.finder.node_ttl_seconds);
+            let entry = FinderEntry {
+                id: node.node_id.clone(),
+                link: node
+                    .url
+                    .strip_suffix(FINDER_PATH)
+                    .map(|base| format!("{base}{LINK_PATH}")),
+                websocket: node.url,
+                key: signer.certificate.key.clone(),
+                priority: node.priority,
+                weight: node.weight,
+                region: node.region,
+                created: node.created,
+                expires: node.last_seen + settings.finder.node_ttl_seconds,
+            };
             Value::Object(sign_bundle(
                 "finder",
-                finder,
+                entry.to_object(),
                 &signer.key,
                 &reference,
                 &mut OsRng,

@@ -7,6 +7,7 @@ mod identity;
 mod keys;
 mod locations;
 mod nodes;
+mod remote;
 mod salts;
 
 use std::time::Duration;

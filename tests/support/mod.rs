@@ -23,7 +23,7 @@ use rand_core::{OsRng, RngCore as _};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use sea_orm::{ConnectionTrait as _, Database, Statement};
 
-pub use openpeer_gateway::commands::unix_now;
+pub use openpeer_federation::clock::unix_now;
 
 pub mod finder;
 pub mod identity;

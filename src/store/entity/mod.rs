@@ -10,4 +10,5 @@ pub mod local_account;
 pub mod lookup_entry;
 pub mod pending_login;
 pub mod relogin_key;
+pub mod remote_certificates;
 pub mod used_nonce;

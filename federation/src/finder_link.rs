@@ -1,6 +1,7 @@
 //! A WebSocket to a finder (architecture §4 "Finder transport"): a text message is one JSON
 //! document on channel 0, a binary message a relay frame (4-byte big-endian channel +
-//! payload).
+//! payload). A peer's session and relay channels use it, and so does a finder's link to another
+//! domain's finder (`/federation/link`), which carries finds byte for byte.
 //!
 //! One task reads, one writes. Requests wait for the `result` with their `$id`; every other
 //! document (requests and notifies from the finder) and every relay frame is handed to the
@@ -8,7 +9,7 @@
 //! handle of a link, or [`FinderLink::close`], closes it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use async_std::channel::{self, Receiver, Sender};
@@ -25,14 +26,13 @@ use openpeer_protocol::random::message_id;
 use openpeer_protocol::uri::DomainName;
 use rand_core::OsRng;
 use rustls_pki_types::ServerName;
-use tide::http::url::{Host, Url};
+use surf::http::url::{Host, Url};
 
-use super::error::{PeerError, result_body};
-use super::lock;
-use crate::commands::unix_now;
+use crate::clock::unix_now;
+use crate::{Error, result_body};
 
 /// Largest WebSocket message accepted from a finder.
-const MAX_MESSAGE: usize = 1024 * 1024;
+pub const MAX_MESSAGE: usize = 1024 * 1024;
 /// Messages waiting to be written before senders wait.
 const OUTGOING_QUEUE: usize = 256;
 /// Events waiting for the owner before the reader waits.
@@ -40,7 +40,7 @@ const EVENT_QUEUE: usize = 256;
 
 /// What a finder sends besides results.
 #[derive(Debug)]
-pub(crate) enum LinkEvent {
+pub enum LinkEvent {
     /// A request or notify on channel 0.
     Message(Message),
     /// A relay frame; an empty payload closes the channel (spec §6.11).
@@ -58,7 +58,7 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> LinkIo for T {}
 
 /// A handle on an open finder WebSocket; clones share it.
 #[derive(Clone)]
-pub(crate) struct FinderLink {
+pub struct FinderLink {
     inner: Arc<LinkInner>,
 }
 
@@ -79,12 +79,12 @@ struct LinkInner {
 impl FinderLink {
     /// Opens a WebSocket to `url` (`ws://` or `wss://`, TLS through `tls`), for requests of
     /// `domain` answered within `timeout`; returns the link and its event stream.
-    pub(crate) async fn connect(
+    pub async fn connect(
         url: &str,
         domain: DomainName,
         tls: &TlsConnector,
         timeout: Duration,
-    ) -> Result<(FinderLink, Receiver<LinkEvent>), PeerError> {
+    ) -> Result<(FinderLink, Receiver<LinkEvent>), Error> {
         let opening = async {
             let io = open_transport(url, tls).await?;
             // The finder's small buffers: the load tool holds thousands of links (the 128 KiB
@@ -97,11 +97,11 @@ impl FinderLink {
             async_tungstenite::client_async_with_config(url, io, Some(config))
                 .await
                 .map(|(ws, _)| ws)
-                .map_err(|e| PeerError::Link(format!("{url}: {e}")))
+                .map_err(|e| Error::Link(format!("{url}: {e}")))
         };
         let ws = async_std::future::timeout(timeout, opening)
             .await
-            .map_err(|_| PeerError::Timeout(timeout))??;
+            .map_err(|_| Error::Timeout(timeout))??;
         let (mut sink, mut stream) = ws.split();
         let (outgoing, to_write) = channel::bounded::<WsMessage>(OUTGOING_QUEUE);
         let (events, event_stream) = channel::bounded(EVENT_QUEUE);
@@ -140,89 +140,104 @@ impl FinderLink {
     }
 
     /// The finder's WebSocket URL.
-    pub(crate) fn url(&self) -> &str {
+    pub fn url(&self) -> &str {
         &self.inner.url
     }
 
     /// Sends a request of `method` and returns the body of its successful result.
-    pub(crate) async fn request(&self, method: Method, body: Object) -> Result<Object, PeerError> {
+    pub async fn request(&self, method: Method, body: Object) -> Result<Object, Error> {
         self.request_with_id(message_id(&mut OsRng), method, body)
             .await
     }
 
     /// [`FinderLink::request`] with a `$id` chosen by the caller, who may be waiting for
     /// notifies carrying the same `$id` (a find's).
-    pub(crate) async fn request_with_id(
+    pub async fn request_with_id(
         &self,
         id: String,
         method: Method,
         body: Object,
-    ) -> Result<Object, PeerError> {
-        let (waiter, answer) = channel::bounded(1);
-        lock(&self.inner.pending).insert(id.clone(), waiter);
-        let _pending = Pending {
-            link: &self.inner,
-            id: id.clone(),
-        };
+    ) -> Result<Object, Error> {
         if self.is_closed() {
-            return Err(PeerError::LinkClosed);
+            return Err(Error::LinkClosed);
         }
         let envelope = Envelope {
             domain: Some(self.inner.domain.to_string()),
-            id: Some(id),
+            id: Some(id.clone()),
             timestamp: Some(unix_now()),
             ..Envelope::new(MessageKind::Request, method)
         };
-        self.send(&Message::new(envelope, body)).await?;
-        let result = async_std::future::timeout(self.inner.timeout, answer.recv())
-            .await
-            .map_err(|_| PeerError::Timeout(self.inner.timeout))?
-            .map_err(|_| PeerError::LinkClosed)?;
-        result_body(result)
+        let text = message::encode(&Message::new(envelope, body));
+        result_body(self.request_text(&id, text).await?)
     }
 
     /// Sends one document on channel 0.
-    pub(crate) async fn send(&self, message: &Message) -> Result<(), PeerError> {
+    pub async fn send(&self, message: &Message) -> Result<(), Error> {
+        self.send_text(message::encode(message)).await
+    }
+
+    /// Sends `text`, a request with `$id` = `id` exactly as another party wrote it, and waits
+    /// for its result (a find forwarded from one finder to another).
+    pub async fn request_text(&self, id: &str, text: String) -> Result<Message, Error> {
+        let (waiter, answer) = channel::bounded(1);
+        lock(&self.inner.pending).insert(id.to_owned(), waiter);
+        let _pending = Pending {
+            link: &self.inner,
+            id: id.to_owned(),
+        };
+        self.send_text(text).await?;
+        async_std::future::timeout(self.inner.timeout, answer.recv())
+            .await
+            .map_err(|_| Error::Timeout(self.inner.timeout))?
+            .map_err(|_| Error::LinkClosed)
+    }
+
+    /// Sends one document on channel 0, as written.
+    pub async fn send_text(&self, text: String) -> Result<(), Error> {
         self.inner
             .outgoing
-            .send(WsMessage::text(message::encode(message)))
+            .send(WsMessage::text(text))
             .await
-            .map_err(|_| PeerError::LinkClosed)
+            .map_err(|_| Error::LinkClosed)
     }
 
     /// Sends `payload` on relay channel `channel`.
-    pub(crate) async fn send_frame(&self, channel: u32, payload: &[u8]) -> Result<(), PeerError> {
-        let frame =
-            encode_relay_frame(channel, payload).map_err(|e| PeerError::Link(e.to_string()))?;
+    pub async fn send_frame(&self, channel: u32, payload: &[u8]) -> Result<(), Error> {
+        let frame = encode_relay_frame(channel, payload).map_err(|e| Error::Link(e.to_string()))?;
         self.inner
             .outgoing
             .send(WsMessage::binary(frame))
             .await
-            .map_err(|_| PeerError::LinkClosed)
+            .map_err(|_| Error::LinkClosed)
     }
 
     /// Closes relay channel `channel` with an empty frame, without waiting (spec §6.11); a
     /// full queue or a closed link leaves nothing to close.
-    pub(crate) fn close_channel(&self, channel: u32) {
+    pub fn close_channel(&self, channel: u32) {
         if let Ok(frame) = encode_relay_frame(channel, &[]) {
             let _ = self.inner.outgoing.try_send(WsMessage::binary(frame));
         }
     }
 
     /// Closes the WebSocket once what is queued has been written.
-    pub(crate) fn close(&self) {
+    pub fn close(&self) {
         self.inner.outgoing.close();
     }
 
     /// Whether the link is gone.
-    pub(crate) fn is_closed(&self) -> bool {
+    pub fn is_closed(&self) -> bool {
         self.inner.closed.is_closed()
     }
 
     /// Resolves when the link is gone.
-    pub(crate) async fn closed(&self) {
+    pub async fn closed(&self) {
         let _ = self.inner.closed.recv().await;
     }
+}
+
+/// A mutex's guard; a panic elsewhere while it was held leaves the data usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Removes a request's waiter however the request ends (answer, timeout, cancellation).
@@ -285,8 +300,8 @@ async fn read(weak: &Weak<LinkInner>, events: &Sender<LinkEvent>, received: WsMe
 }
 
 /// TCP to the URL's host and port, wrapped in TLS for `wss`.
-async fn open_transport(url: &str, tls: &TlsConnector) -> Result<Box<dyn LinkIo>, PeerError> {
-    let bad = |what: &str| PeerError::Link(format!("{url}: {what}"));
+async fn open_transport(url: &str, tls: &TlsConnector) -> Result<Box<dyn LinkIo>, Error> {
+    let bad = |what: &str| Error::Link(format!("{url}: {what}"));
     let parsed = Url::parse(url).map_err(|_| bad("not a URL"))?;
     let port = parsed
         .port_or_known_default()
