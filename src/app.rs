@@ -6,11 +6,15 @@ use std::time::Duration;
 
 use async_std::channel;
 use async_std::net::TcpListener;
+use openpeer_federation::clock::unix_now;
+use openpeer_federation::trust::CertificateCache;
 
+use crate::bridge::Bridge;
 use crate::config::{Settings, TlsSettings};
 use crate::finder::registry::{LocationRepo as _, Registry};
 use crate::finder::routes::Routes;
 use crate::finder::session::delete_rows;
+use crate::gateway::Gateway;
 use crate::http;
 use crate::identity::local::FailureLimiter;
 use crate::identity::providers::Providers;
@@ -21,26 +25,6 @@ use crate::net::{self, RunningServer, ServeOptions, TlsSource};
 use crate::services::Services;
 use crate::services::finders::{FinderNodeRepo as _, this_node};
 use crate::store::{Store, StoreError};
-use openpeer_federation::clock::unix_now;
-
-/// The shared state of a running node.
-#[derive(Debug)]
-pub struct Gateway {
-    /// The protocol services.
-    pub services: Services,
-    /// Request metrics.
-    pub metrics: Metrics,
-    /// The `GET` form of `services-get`, rendered once.
-    pub static_services_get: String,
-    /// Recent failed local logins, per account and per address.
-    pub login_failures: FailureLimiter,
-    /// The upstream identity providers.
-    pub providers: Providers,
-    /// The finder's live connections and registrations.
-    pub registry: Registry,
-    /// The finder's find routes and relay channels.
-    pub routes: Routes,
-}
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +38,9 @@ pub enum StartError {
     /// TLS material failed.
     #[error("tls: {0}")]
     Tls(#[from] net::NetError),
+    /// The federation bridge could not be set up (its TLS roots).
+    #[error("federation: {0}")]
+    Federation(String),
     /// The listener failed.
     #[error("listen on {addr}: {source}")]
     Listen {
@@ -158,7 +145,16 @@ pub async fn start(mut settings: Settings) -> Result<RunningGateway, StartError>
     // This node's connections did not survive its last run.
     store.delete_node_locations(&settings.node_id).await?;
     let settings_identity_providers = settings.identity.providers.clone();
-    let services = Services::new(Arc::new(settings), Arc::clone(&store), ring, now);
+    let registry = Arc::new(Registry::default());
+    let routes = Arc::new(Routes::default());
+    let bridge = Bridge::new(
+        &settings,
+        Arc::clone(&store) as Arc<dyn CertificateCache>,
+        Arc::clone(&registry),
+        Arc::clone(&routes),
+    )
+    .map_err(|e| StartError::Federation(e.to_string()))?;
+    let services = Services::new(Arc::new(settings), Arc::clone(&store), bridge, ring, now);
     let static_services_get = http::static_services_get_document(&services).await;
     let gateway = Arc::new(Gateway {
         services,
@@ -166,8 +162,8 @@ pub async fn start(mut settings: Settings) -> Result<RunningGateway, StartError>
         static_services_get,
         login_failures: FailureLimiter::default(),
         providers: Providers::new(settings_identity_providers),
-        registry: Registry::default(),
-        routes: Routes::default(),
+        registry,
+        routes,
     });
     let server = net::serve(http::routes(Arc::clone(&gateway)), listener, options)
         .await

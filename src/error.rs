@@ -29,6 +29,9 @@ pub enum Error {
     /// The key ring failed.
     #[error(transparent)]
     Keys(#[from] KeyRingError),
+    /// Another domain could not be reached, refused, or is not trusted.
+    #[error("remote domain: {0}")]
+    Remote(#[from] openpeer_federation::Error),
 }
 
 impl Error {
@@ -50,6 +53,7 @@ impl Error {
                 ResultCode::InternalError,
                 ResultCode::InternalError.reason(),
             ),
+            Error::Remote(e) => remote_wire(e),
         }
     }
 
@@ -59,6 +63,43 @@ impl Error {
             Error::Refused { location, .. } => location.as_deref(),
             _ => None,
         }
+    }
+}
+
+/// What a peer is told when another domain fails us: 403 when that domain is refused or does
+/// not verify, its own code when it refused, else 480 (spec §1.3: temporarily unavailable).
+fn remote_wire(e: &openpeer_federation::Error) -> (ResultCode, &'static str) {
+    use openpeer_federation::Error as F;
+    match e {
+        F::Denied => (
+            ResultCode::Forbidden,
+            "the federation policy does not allow that domain",
+        ),
+        F::Untrusted(_) | F::PinMismatch => (
+            ResultCode::Forbidden,
+            "the remote domain's certificates or signatures do not verify",
+        ),
+        F::Refused { code, .. } => match ResultCode::from_code(*code) {
+            Some(code) if code != ResultCode::InternalError => {
+                (code, "refused by the remote domain")
+            }
+            _ => (
+                ResultCode::TemporarilyUnavailable,
+                "the remote domain failed; try again later",
+            ),
+        },
+        F::Timeout(_) => (
+            ResultCode::TemporarilyUnavailable,
+            "the remote domain did not answer in time; try again later",
+        ),
+        F::Malformed(_) => (
+            ResultCode::TemporarilyUnavailable,
+            "the remote domain answered something unusable; try again later",
+        ),
+        F::Config(_) | F::Http(_) | F::NoFinder | F::Link(_) | F::LinkClosed | F::Io(_) => (
+            ResultCode::TemporarilyUnavailable,
+            "the remote domain is unreachable; try again later",
+        ),
     }
 }
 

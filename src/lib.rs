@@ -3,10 +3,13 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod bridge;
 pub mod commands;
 pub mod config;
+pub mod envelope;
 pub mod error;
 pub mod finder;
+pub mod gateway;
 pub mod http;
 pub mod identity;
 pub mod keys;

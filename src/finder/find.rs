@@ -3,14 +3,19 @@
 //! the target's locations and relays their `notify` (same `$id`) back to the requester; it never
 //! reads the candidates (architecture §4).
 
+use openpeer_protocol::bootstrapper::ServiceType;
 use openpeer_protocol::error::ResultCode;
 use openpeer_protocol::json::{Object, Value};
+use openpeer_protocol::link::{LinkHello, MAX_HELLO_LIFETIME};
 use openpeer_protocol::message::Envelope;
 use openpeer_protocol::proof::{check, find_secret_proof};
+use openpeer_protocol::random::nonce as random_nonce;
 use openpeer_protocol::signature::{PeerKey, verify_bundle};
-use openpeer_protocol::uri::PeerUri;
+use openpeer_protocol::uri::{DomainName, PeerUri};
+use rand_core::OsRng;
 
-use super::registry::{ConnectionId, Outbound, Registration};
+use super::registry::{ConnectionId, Outbound, Registration, Registry};
+use super::routes::Routes;
 use super::{
     Context, MAX_PROOF_LIFETIME, bad_request, check_expiry, forbidden, location_ids, short_text,
 };
@@ -71,12 +76,156 @@ pub async fn peer_location_find(
         .ok_or_else(|| bad_request("findSecretProofExpires missing"))?;
     check_expiry(expires, now, MAX_PROOF_LIFETIME)?;
     let nonce = short_text(proof, "nonce", "nonce missing")?;
-    let presented = proof
-        .get_str("findSecretProof")
-        .ok_or_else(|| bad_request("findSecretProof missing"))?;
     let target = proof
         .get_str("find")
         .ok_or_else(|| bad_request("find missing"))?;
+    let target_domain = PeerUri::parse(target)
+        .map_err(|_| bad_request("find is not a peer URI"))?
+        .domain()
+        .clone();
+    let request = FindRequest {
+        id,
+        text,
+        body,
+        nonce,
+        expires,
+        target,
+    };
+    if target_domain != ctx.settings.domain {
+        return forward(ctx, connection, &target_domain, &request, now).await;
+    }
+    introduce(ctx, connection, &request, now).await
+}
+
+/// A find as the target's finder checks it, wherever it came from.
+struct FindRequest<'a> {
+    id: &'a str,
+    text: &'a str,
+    body: &'a Object,
+    nonce: &'a str,
+    expires: u64,
+    target: &'a str,
+}
+
+/// Sends a find for a peer of `domain` over the link to that domain's finder (architecture §4
+/// "Federation" (4)), after spending its nonce here too, and answers with that finder's answer.
+async fn forward(
+    ctx: &Context<'_>,
+    connection: ConnectionId,
+    domain: &DomainName,
+    request: &FindRequest<'_>,
+    now: u64,
+) -> Result<Object, Error> {
+    let bridge = ctx.bridge;
+    bridge.remotes.check_policy(domain).map_err(Error::Remote)?;
+    if !ctx.nonces.use_nonce(request.nonce, request.expires).await? {
+        return Err(forbidden("nonce already used"));
+    }
+    let hello = || link_hello(ctx, domain, now);
+    let find = (request.id, request.text);
+    bridge
+        .links
+        .forward_find(&bridge.remotes, domain, hello, find, connection, now)
+        .await
+}
+
+/// The signed `link-hello` this node opens a link to `to` with.
+fn link_hello(ctx: &Context<'_>, to: &DomainName, now: u64) -> Result<Object, Error> {
+    let signer = ctx.published.signer(ServiceType::Finder, now)?;
+    let hello = LinkHello {
+        domain: ctx.settings.domain.clone(),
+        node: ctx.settings.node_id.clone(),
+        to: to.clone(),
+        nonce: random_nonce(&mut OsRng),
+        expires: now + MAX_HELLO_LIFETIME / 2,
+    };
+    Ok(hello.sign(
+        &signer.key,
+        &signer.certificate.reference(&ctx.settings.domain),
+        &mut OsRng,
+    ))
+}
+
+/// A find that another domain's finder forwarded over its link (authenticated as `domain`):
+/// the requester must be a peer of `domain` (403); its proof expiry (401), the target's
+/// findable locations (404), `findSecretProof` (403), the nonce (403) and `exclude` (404) are
+/// checked as for a local find. The requester's signature was checked by its own finder, which
+/// alone holds its peer file; the callee checks it again at `peer-identify`.
+pub async fn linked_find(
+    ctx: &Context<'_>,
+    link: ConnectionId,
+    domain: &DomainName,
+    request: &Envelope,
+    text: &str,
+    body: &Object,
+    now: u64,
+) -> Result<Object, Error> {
+    let id = request
+        .id
+        .as_deref()
+        .filter(|id| !id.is_empty() && id.len() <= 128)
+        .ok_or_else(|| bad_request("$id missing"))?;
+    let proof = body
+        .get_object("findProofBundle")
+        .and_then(|b| b.get_object("findProof"))
+        .ok_or_else(|| bad_request("findProof missing"))?;
+    let from = proof
+        .get_object("location")
+        .and_then(|l| l.get_str("contact"))
+        .and_then(|c| PeerUri::parse(c).ok())
+        .ok_or_else(|| bad_request("location.contact missing"))?;
+    if from.domain() != domain {
+        return Err(forbidden(
+            "the requester is not a peer of the link's domain",
+        ));
+    }
+    let expires = proof
+        .get_u64("findSecretProofExpires")
+        .ok_or_else(|| bad_request("findSecretProofExpires missing"))?;
+    check_expiry(expires, now, MAX_PROOF_LIFETIME)?;
+    let target = proof
+        .get_str("find")
+        .ok_or_else(|| bad_request("find missing"))?;
+    if PeerUri::parse(target).ok().as_ref().map(PeerUri::domain) != Some(&ctx.settings.domain) {
+        return Err(Error::refused(
+            ResultCode::NotFound,
+            "the peer is not of this domain",
+        ));
+    }
+    let request = FindRequest {
+        id,
+        text,
+        body,
+        nonce: short_text(proof, "nonce", "nonce missing")?,
+        expires,
+        target,
+    };
+    introduce(ctx, link, &request, now).await
+}
+
+/// The target side of a find from `requester` (a peer's connection or a link): the target's
+/// findable locations (404), `findSecretProof` against their `findSecret` (403), the one-time
+/// nonce (403), and what is left after `exclude` (404); then the request goes, byte for byte,
+/// to each callee connection, and their notifies are routed back to `requester`.
+async fn introduce(
+    ctx: &Context<'_>,
+    requester: ConnectionId,
+    request: &FindRequest<'_>,
+    now: u64,
+) -> Result<Object, Error> {
+    let FindRequest {
+        id,
+        text,
+        body,
+        nonce,
+        expires,
+        target,
+    } = *request;
+    let presented = body
+        .get_object("findProofBundle")
+        .and_then(|b| b.get_object("findProof"))
+        .and_then(|p| p.get_str("findSecretProof"))
+        .ok_or_else(|| bad_request("findSecretProof missing"))?;
     let findable: Vec<Registration> = ctx
         .registry
         .locations_of(target)
@@ -128,9 +277,9 @@ pub async fn peer_location_find(
     connections.dedup();
     let route_expires = now.saturating_add(ctx.settings.finder.find_route_seconds);
     ctx.routes
-        .add_find(id, connection, connections.clone(), now, route_expires)?;
+        .add_find(id, requester, connections.clone(), now, route_expires)?;
     for callee in connections {
-        deliver(ctx, callee, text);
+        deliver(ctx.registry, callee, text);
     }
     let locations = callees
         .iter()
@@ -152,7 +301,8 @@ pub async fn peer_location_find(
 /// Relays a callee's `notify` for find `$id` to the requester, while the route lives and only
 /// from a connection the find went to; anything else is dropped.
 pub fn relay_notify(
-    ctx: &Context<'_>,
+    routes: &Routes,
+    registry: &Registry,
     connection: ConnectionId,
     notify: &Envelope,
     text: &str,
@@ -161,19 +311,16 @@ pub fn relay_notify(
     let requester = notify
         .id
         .as_deref()
-        .and_then(|id| ctx.routes.find_requester(id, connection, now));
+        .and_then(|id| routes.find_requester(id, connection, now));
     match requester {
-        Some(requester) => deliver(ctx, requester, text),
+        Some(requester) => deliver(registry, requester, text),
         None => tracing::debug!(connection, "notify without a live find route dropped"),
     }
 }
 
 /// Sends one document to a connection, if it is still there and keeping up.
-fn deliver(ctx: &Context<'_>, connection: ConnectionId, text: &str) {
-    if !ctx
-        .registry
-        .deliver(connection, Outbound::Text(text.to_owned()))
-    {
+fn deliver(registry: &Registry, connection: ConnectionId, text: &str) {
+    if !registry.deliver(connection, Outbound::Text(text.to_owned())) {
         tracing::debug!(
             connection,
             "find message not delivered: connection gone or full"

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use openpeer_protocol::error::ResultCode;
 use openpeer_protocol::json::Object;
 
+use crate::bridge::Bridge;
 use crate::config::Settings;
 use crate::error::Error;
 use crate::identity::repo::IdentityRepo;
@@ -40,6 +41,8 @@ pub struct Context<'a> {
     pub routes: &'a Routes,
     /// Request counters, shared with HTTP.
     pub metrics: &'a Metrics,
+    /// The federation bridge: finds for other domains' peers leave through it.
+    pub bridge: &'a Bridge,
 }
 
 fn bad_request(reason: &'static str) -> Error {

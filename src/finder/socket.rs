@@ -1,69 +1,46 @@
-//! The finder transport (architecture §4): a WebSocket at `/finder`. A text message is one JSON
-//! document on channel 0: a request is answered in order, a callee's `peer-location-find` notify
-//! is relayed to the requester; a binary message is a relay frame (4-byte big-endian channel +
-//! payload) copied to the other end of its channel. Everything the finder sends down a
-//! connection goes through its outbox, so answers and relayed messages never interleave.
-//! Disconnecting removes the connection's registrations, routes and channels.
+//! A finder connection (architecture §4 "Finder transport"): a peer's WebSocket at `/finder`, or
+//! another domain's finder-to-finder link at `/federation/link` once its `link-hello` verified.
+//! A text message is one JSON document on channel 0: a request passes the envelope checks of
+//! every request and is answered in order; a callee's `peer-location-find` notify is relayed to
+//! the requester. On a peer's connection a binary message is a relay frame (4-byte big-endian
+//! channel + payload) copied to the other end of its channel; a link carries no frames.
+//! Everything the finder sends down a connection goes through its outbox, so answers and
+//! relayed messages never interleave. Disconnecting removes the connection's registrations,
+//! routes and channels.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use async_tungstenite::WebSocketStream;
-use async_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use async_tungstenite::tungstenite::{Message as WsMessage, handshake::derive_accept_key};
+use async_tungstenite::tungstenite::Message as WsMessage;
 use futures_util::StreamExt as _;
+use openpeer_federation::clock::unix_now;
 use openpeer_protocol::error::ResultCode;
 use openpeer_protocol::json::Object;
-use openpeer_protocol::message::{self, Envelope, ErrorResult, Message, MessageKind, Method};
+use openpeer_protocol::message::{self, Message, MessageKind, Method};
+use openpeer_protocol::uri::DomainName;
 
 use super::registry::{ConnectionId, Outbound};
 use super::{Context, find, relay, session};
-use crate::app::Gateway;
+use crate::envelope::{check_request, result_document, undecodable_document};
 use crate::error::Error;
-use crate::http::State;
-use openpeer_federation::clock::unix_now;
-
-/// Upgrades `GET /finder` to a WebSocket and serves it until the peer goes.
-pub async fn endpoint(req: tide::Request<State>) -> tide::Result {
-    let wants_upgrade = req
-        .header("upgrade")
-        .is_some_and(|v| v.as_str().eq_ignore_ascii_case("websocket"));
-    let Some(key) = req
-        .header("sec-websocket-key")
-        .map(|v| v.as_str().to_owned())
-    else {
-        return Ok(tide::Response::new(426));
-    };
-    if !wants_upgrade {
-        return Ok(tide::Response::new(426));
-    }
-    let gateway = Arc::clone(req.state());
-    let mut response = tide::Response::new(tide::StatusCode::SwitchingProtocols);
-    response.insert_header("upgrade", "websocket");
-    response.insert_header("connection", "Upgrade");
-    response.insert_header("sec-websocket-accept", derive_accept_key(key.as_bytes()));
-    let http_response: &mut tide::http::Response = response.as_mut();
-    let upgrade = http_response.recv_upgrade().await;
-    async_std::task::spawn(async move {
-        if let Some(connection) = upgrade.await {
-            let max = gateway.services.settings().limits.max_body_bytes;
-            // Small buffers: a finder holds many idle connections (dependencies.md).
-            let config = WebSocketConfig::default()
-                .read_buffer_size(8 * 1024)
-                .write_buffer_size(0)
-                .max_message_size(Some(max))
-                .max_frame_size(Some(max));
-            let ws = WebSocketStream::from_raw_socket(connection, Role::Server, Some(config)).await;
-            serve(gateway, ws).await;
-        }
-    });
-    Ok(response)
-}
+use crate::gateway::Gateway;
+use crate::services::Reply;
 
 /// Messages queued for one connection before relayed traffic to it is dropped.
 const OUTBOX_DEPTH: usize = 64;
 
-async fn serve<S>(gateway: Arc<Gateway>, ws: WebSocketStream<S>)
+/// Who is at the other end of a finder connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// A peer of this domain (or a foreign peer mapping a relay channel).
+    Peer,
+    /// Another domain's finder, authenticated by its `link-hello`.
+    Link(DomainName),
+}
+
+/// Serves one finder connection until it closes.
+pub async fn serve<S>(gateway: Arc<Gateway>, ws: WebSocketStream<S>, side: Side)
 where
     S: futures_util::AsyncRead + futures_util::AsyncWrite + Unpin + Send + 'static,
 {
@@ -85,21 +62,33 @@ where
     while let Some(received) = stream.next().await {
         match received {
             Ok(WsMessage::Text(text)) => {
-                let reply = answer(&context(&gateway), connection, text.as_str()).await;
+                let reply = answer(&gateway, &side, connection, text.as_str()).await;
                 if let Some(reply) = reply
                     && outbox.send(Outbound::Text(reply)).await.is_err()
                 {
                     break;
                 }
             }
-            Ok(WsMessage::Binary(frame)) => {
+            Ok(WsMessage::Binary(frame)) if side == Side::Peer => {
                 let relayed = relay::relay_frame(&context(&gateway), connection, &frame);
                 if let Err(e) = relayed {
                     tracing::debug!(connection, error = %e, "malformed relay frame; closing");
                     break;
                 }
             }
-            Ok(WsMessage::Close(_)) | Err(_) => break,
+            Ok(WsMessage::Binary(_)) => {
+                tracing::warn!(
+                    connection,
+                    ?side,
+                    "binary message on a finder link; closing"
+                );
+                break;
+            }
+            Ok(WsMessage::Close(_)) => break,
+            Err(e) => {
+                tracing::debug!(connection, ?side, error = %e, "finder connection failed");
+                break;
+            }
             Ok(_) => {}
         }
     }
@@ -114,7 +103,7 @@ where
 }
 
 /// The finder context of the node's current keys.
-fn context(gateway: &Gateway) -> Context<'_> {
+pub fn context(gateway: &Gateway) -> Context<'_> {
     let services = &gateway.services;
     Context {
         settings: services.settings(),
@@ -124,28 +113,46 @@ fn context(gateway: &Gateway) -> Context<'_> {
         registry: &gateway.registry,
         routes: &gateway.routes,
         metrics: &gateway.metrics,
+        bridge: services.bridge(),
     }
 }
 
 /// Handles one document received on channel 0; `Some` is the answer to send back.
-async fn answer(ctx: &Context<'_>, connection: ConnectionId, text: &str) -> Option<String> {
+async fn answer(
+    gateway: &Gateway,
+    side: &Side,
+    connection: ConnectionId,
+    text: &str,
+) -> Option<String> {
     let now = unix_now();
     if text.trim().is_empty() {
-        // The C14 client pings with "\n" on channel 0.
+        // The C14 client pings with "\n" on channel 0; links ping the same way.
         return None;
     }
     let received = match message::decode(text) {
         Ok(received) => received,
-        Err(e) => {
-            let error = Message::error_document(e.result_code(), None, now);
-            return Some(message::encode(&error));
-        }
+        Err(e) => return Some(undecodable_document(e.result_code(), now)),
     };
+    let ctx = context(gateway);
     let envelope = &received.envelope;
-    let outcome = match (envelope.kind, envelope.method()) {
-        (MessageKind::Request, Ok(method)) => {
-            let started = Instant::now();
-            let outcome = call(ctx, connection, method, envelope, text, &received.body, now).await;
+    match envelope.kind {
+        MessageKind::Notify if envelope.method().ok() == Some(Method::PeerLocationFind) => {
+            find::relay_notify(ctx.routes, ctx.registry, connection, envelope, text, now);
+            return None;
+        }
+        // A callee's answer to a forwarded find: the requester already has the finder's.
+        MessageKind::Result => return None,
+        _ => {}
+    }
+    // A link's requests are finds its domain's peers made: addressed to their own domain.
+    let addressed_to = match side {
+        Side::Peer => &ctx.settings.domain,
+        Side::Link(domain) => domain,
+    };
+    let started = Instant::now();
+    let outcome = match check_request(ctx.settings, envelope, addressed_to, now) {
+        Ok(method) => {
+            let outcome = call(&ctx, side, connection, method, text, &received, now).await;
             let code = outcome.as_ref().map_or_else(|e| e.wire().0.code(), |_| 200);
             ctx.metrics.observe(
                 method.handler().as_str(),
@@ -155,63 +162,42 @@ async fn answer(ctx: &Context<'_>, connection: ConnectionId, text: &str) -> Opti
             );
             outcome
         }
-        (MessageKind::Request, Err(e)) => Err(Error::Protocol(e.into())),
-        (MessageKind::Notify, Ok(Method::PeerLocationFind)) => {
-            find::relay_notify(ctx, connection, envelope, text, now);
-            return None;
-        }
-        (MessageKind::Result, _) => {
-            // A callee's answer to a forwarded find: the requester already has the finder's.
-            return None;
-        }
-        (MessageKind::Notify, _) => Err(Error::refused(
-            ResultCode::NotImplemented,
-            "notify not served by this finder",
-        )),
+        Err(e) => Err(e),
     };
-    Some(reply(envelope, outcome, now))
+    Some(result_document(envelope, outcome.map(Reply::Body), Some(now)).0)
 }
 
+/// Runs one checked request of `method`; `text` is the document as received.
 async fn call(
     ctx: &Context<'_>,
+    side: &Side,
     connection: ConnectionId,
     method: Method,
-    envelope: &Envelope,
     text: &str,
-    body: &Object,
+    received: &Message,
     now: u64,
 ) -> Result<Object, Error> {
-    match method {
-        Method::SessionCreate => session::session_create(ctx, connection, body, now).await,
-        Method::SessionKeepAlive => session::session_keep_alive(ctx, connection, now).await,
-        Method::SessionDelete => session::session_delete(ctx, connection, body).await,
-        Method::PeerLocationFind => {
+    let (envelope, body) = (&received.envelope, &received.body);
+    match (side, method) {
+        (Side::Peer, Method::SessionCreate) => {
+            session::session_create(ctx, connection, body, now).await
+        }
+        (Side::Peer, Method::SessionKeepAlive) => {
+            session::session_keep_alive(ctx, connection, now).await
+        }
+        (Side::Peer, Method::SessionDelete) => session::session_delete(ctx, connection, body).await,
+        (Side::Peer, Method::PeerLocationFind) => {
             find::peer_location_find(ctx, connection, envelope, text, body, now).await
         }
-        Method::ChannelMap => relay::channel_map(ctx, connection, envelope, body, now).await,
+        (Side::Peer, Method::ChannelMap) => {
+            relay::channel_map(ctx, connection, envelope, body, now).await
+        }
+        (Side::Link(domain), Method::PeerLocationFind) => {
+            find::linked_find(ctx, connection, domain, envelope, text, body, now).await
+        }
         _ => Err(Error::refused(
             ResultCode::NotImplemented,
-            "method not served by this finder",
+            "method not served on this connection",
         )),
     }
-}
-
-fn reply(request: &Envelope, outcome: Result<Object, Error>, now: u64) -> String {
-    let envelope = request.result_envelope(now);
-    let body = match outcome {
-        Ok(body) => body,
-        Err(e) => {
-            let (code, reason) = e.wire();
-            if code == ResultCode::InternalError {
-                tracing::error!(error = %e, "finder request failed");
-            }
-            let error = ErrorResult {
-                code: code.code(),
-                reason: reason.to_owned(),
-                location: None,
-            };
-            Object::new().with("error", error.to_object())
-        }
-    };
-    message::encode(&Message::new(envelope, body))
 }

@@ -6,14 +6,13 @@ use std::time::Instant;
 use futures_lite::AsyncReadExt as _;
 use openpeer_protocol::error::ResultCode;
 use openpeer_protocol::json::Object;
-use openpeer_protocol::message::{self, Envelope, ErrorResult, Message, MessageKind, Method};
-use openpeer_protocol::uri::DomainName;
+use openpeer_protocol::message::{self, Envelope, MessageKind, Method};
 
 use super::State;
-use crate::app::Gateway;
-use crate::error::Error;
+use crate::envelope::{check_request, result_document, undecodable_document};
+use crate::gateway::Gateway;
+use crate::services::Services;
 use crate::services::bootstrapper::WELL_KNOWN_PATH;
-use crate::services::{Reply, Services};
 use openpeer_federation::clock::unix_now;
 
 /// An answer and what metrics record of it.
@@ -42,14 +41,11 @@ pub async fn protocol_request(mut req: tide::Request<State>) -> tide::Result {
             code: 200,
         },
         Ok(text) => answer(&gateway, &text, now).await,
-        Err(code) => {
-            let document = Message::error_document(code, None, now);
-            Answer {
-                document: message::encode(&document),
-                method: None,
-                code: code.code(),
-            }
-        }
+        Err(code) => Answer {
+            document: undecodable_document(code, now),
+            method: None,
+            code: code.code(),
+        },
     };
     let (handler, method) = answer
         .method
@@ -98,78 +94,23 @@ pub async fn answer(gateway: &Gateway, text: &str, now: u64) -> Answer {
             tracing::debug!(error = %e, "undecodable request");
             let code = e.result_code();
             return Answer {
-                document: message::encode(&Message::error_document(code, None, now)),
+                document: undecodable_document(code, now),
                 method: None,
                 code: code.code(),
             };
         }
     };
     let method = request.method().ok();
-    let outcome = match check(gateway, &request.envelope, now) {
+    let settings = gateway.services.settings();
+    let outcome = match check_request(settings, &request.envelope, &settings.domain, now) {
         Ok(method) => gateway.services.call(method, &request.body, now).await,
         Err(e) => Err(e),
     };
-    if let Err(e) = &outcome {
-        if matches!(e, Error::Store(_) | Error::Keys(_)) {
-            tracing::error!(error = %e, method = ?method, "request failed");
-        } else {
-            tracing::debug!(error = %e, method = ?method, "request refused");
-        }
-    }
-    let (document, code) = reply(&request.envelope, outcome, Some(now));
+    let (document, code) = result_document(&request.envelope, outcome, Some(now));
     Answer {
         document,
         method,
         code,
-    }
-}
-
-/// The checks every request passes before its service sees it.
-fn check(gateway: &Gateway, envelope: &Envelope, now: u64) -> Result<Method, Error> {
-    let settings = gateway.services.settings();
-    if envelope.kind != MessageKind::Request {
-        return Err(Error::refused(
-            ResultCode::BadRequest,
-            "only requests are served here",
-        ));
-    }
-    if let Some(domain) = &envelope.domain
-        && DomainName::parse(domain).ok().as_ref() != Some(&settings.domain)
-    {
-        return Err(Error::refused(
-            ResultCode::NotFound,
-            "this gateway does not serve that domain",
-        ));
-    }
-    if let Some(timestamp) = envelope.timestamp
-        && timestamp.abs_diff(now) > settings.limits.timestamp_skew_seconds
-    {
-        return Err(Error::refused(
-            ResultCode::Unauthorized,
-            "$timestamp too far from the server clock",
-        ));
-    }
-    envelope.method().map_err(|e| Error::Protocol(e.into()))
-}
-
-/// The result (or error) document answering `request`, and its code. `now` becomes the
-/// `$timestamp`; the static-file form has none.
-fn reply(request: &Envelope, outcome: Result<Reply, Error>, now: Option<u64>) -> (String, u16) {
-    let mut envelope = request.result_envelope(now.unwrap_or_default());
-    envelope.timestamp = now;
-    match outcome {
-        Ok(Reply::Body(body)) => (message::encode(&Message::new(envelope, body)), 200),
-        Ok(Reply::Rendered(body)) => (message::encode_rendered(&envelope, &body), 200),
-        Err(e) => {
-            let (code, reason) = e.wire();
-            let error = ErrorResult {
-                code: code.code(),
-                reason: reason.to_owned(),
-                location: e.location().map(str::to_owned),
-            };
-            let body = Object::new().with("error", error.to_object());
-            (message::encode(&Message::new(envelope, body)), code.code())
-        }
     }
 }
 
@@ -180,5 +121,5 @@ pub async fn static_services_get_document(services: &Services) -> String {
         ..Envelope::new(MessageKind::Request, Method::ServicesGet)
     };
     let outcome = services.call(Method::ServicesGet, &Object::new(), 0).await;
-    reply(&request, outcome, None).0
+    result_document(&request, outcome, None).0
 }

@@ -5,14 +5,15 @@ mod dispatch;
 mod identity;
 mod ops;
 mod request_log;
+mod websocket;
 
 pub use dispatch::{Answer, answer, static_services_get_document};
 
 use std::sync::Arc;
 
-use crate::app::Gateway;
+use crate::gateway::Gateway;
 use crate::services::bootstrapper::{INNER_FRAME_PATH, METHOD_PATH_PREFIX, WELL_KNOWN_PATH};
-use crate::services::finders::FINDER_PATH;
+use crate::services::finders::{FINDER_PATH, LINK_PATH};
 
 /// The tide state: the node, shared.
 pub type State = Arc<Gateway>;
@@ -38,7 +39,8 @@ pub fn routes(gateway: State) -> tide::Server<State> {
     app.at("/identity/v1/callback/:provider")
         .get(identity::callback);
     app.at(INNER_FRAME_PATH).get(identity::inner_frame);
-    app.at(FINDER_PATH).get(crate::finder::socket::endpoint);
+    app.at(FINDER_PATH).get(websocket::finder);
+    app.at(LINK_PATH).get(websocket::link);
     app.at("/healthz").get(ops::healthz);
     app.at("/readyz").get(ops::readyz);
     app.at("/metrics").get(ops::metrics);

@@ -4,19 +4,21 @@
 //! the domain's certificates do not sign.
 
 use openpeer_federation::http::HttpClient;
+use openpeer_protocol::bootstrapper::ServiceType;
 use openpeer_protocol::canonical::render_object;
+use openpeer_protocol::identity_lookup::{LookupError, LookupIdentity, lookup_request};
 use openpeer_protocol::json::{Object, Value};
-use openpeer_protocol::message::{self, MessageKind, Method};
-use openpeer_protocol::peer_file::PublicPeerFile;
+use openpeer_protocol::message::{self, ErrorResult, MessageKind, Method};
+use openpeer_protocol::peer_file::{PublicPeerFile, salt_domain};
 use openpeer_protocol::proof::{Purpose, identity_access_proof};
 use openpeer_protocol::random::{nonce, random_string};
-use openpeer_protocol::signature::{KeyReference, PeerKey, sign_bundle, verify_bundle};
+use openpeer_protocol::signature::{KeyReference, KeyResolver, sign_bundle};
+use openpeer_protocol::uri::IdentityUri;
 use rand_core::OsRng;
 use zeroize::Zeroizing;
 
 use super::error::{PeerError, result_body};
 use super::{Peer, PeerOptions};
-use crate::keys::ServiceType;
 use openpeer_federation::clock::unix_now;
 use openpeer_federation::discovery::Domain;
 
@@ -159,77 +161,70 @@ impl Directory {
     }
 
     /// The public peer file bound to `identity` (`identity-lookup`), accepted only when the
-    /// domain's identity certificate signs the binding, the contact proof inside it is signed by
-    /// that peer file's key and names this identity, and the peer file validates.
+    /// identity proof is signed by the identity domain's identity certificate, the contact proof
+    /// inside it is signed by that peer file's key and names this identity, and the peer file
+    /// validates (spec §4.3). Signatures of this peer's own domain are checked with its
+    /// certificates; for another domain's identity or peer file the gateway, which verified them
+    /// under that domain's certificates before answering, is taken at its word (a thin client
+    /// needs one gateway only; architecture §4 "Federation" (3)), and everything checkable
+    /// without that domain's keys is still checked.
     pub async fn lookup(&self, identity: &str) -> Result<PublicPeerFile, PeerError> {
-        let (base, name) = identity
-            .rsplit_once('/')
-            .filter(|(base, name)| base.starts_with("identity://") && !name.is_empty())
-            .ok_or(PeerError::Options(format!(
-                "not an identity URI: {identity}"
-            )))?;
-        let body = Object::new().with(
-            "providers",
-            Object::new().with(
-                "provider",
-                Object::new()
-                    .with("base", format!("{base}/"))
-                    .with("separator", ",")
-                    .with("identities", name),
-            ),
-        );
+        let uri = IdentityUri::parse(identity)
+            .map_err(|_| PeerError::Options(format!("not an identity URI: {identity}")))?;
         let answer = self
             .domain
-            .call("identity-lookup", Method::IdentityLookup, body)
+            .call(
+                "identity-lookup",
+                Method::IdentityLookup,
+                lookup_request(std::slice::from_ref(&uri)),
+            )
             .await?;
-        let entries = answer
+        let wanted = uri.to_string();
+        let entry = answer
             .get_object("identities")
             .map(|i| i.get_list("identity"))
-            .unwrap_or_default();
-        let entry = entries
+            .unwrap_or_default()
             .iter()
             .filter_map(Value::as_object)
-            .find(|e| e.get_str("uri") == Some(identity))
+            .find(|e| e.get_str("uri") == Some(wanted.as_str()))
             .ok_or(PeerError::Refused {
                 code: 404,
                 reason: format!("no peer is bound to {identity}"),
             })?;
-        self.verify_entry(identity, entry)
+        if let Some(Ok(error)) = entry.get("error").map(ErrorResult::from_value) {
+            return Err(PeerError::Refused {
+                code: error.code,
+                reason: error.reason,
+            });
+        }
+        self.verify_entry(&uri, entry)
     }
 
-    fn verify_entry(&self, identity: &str, entry: &Object) -> Result<PublicPeerFile, PeerError> {
+    fn verify_entry(
+        &self,
+        identity: &IdentityUri,
+        entry: &Object,
+    ) -> Result<PublicPeerFile, PeerError> {
         let certificates = self.domain.certificates();
-        let now = unix_now();
-        let peer = entry.get("peer").ok_or(PeerError::Malformed("peer"))?;
-        let document = Object::new().with("peer", peer.clone());
-        let file = PublicPeerFile::validate(&document, now, Some(certificates))
-            .map_err(|_| PeerError::Untrusted("peer file"))?;
-        let bundle = entry
-            .get_object("identityProofBundle")
-            .ok_or(PeerError::Malformed("identityProofBundle"))?;
-        let signers = certificates.of_service(ServiceType::Identity.as_str());
-        let proof = verify_bundle(bundle, "identityProof", &signers)
-            .map_err(|_| PeerError::Untrusted("identity proof"))?;
-        let contact_bundle = proof
-            .get()
-            .get_object("contactProofBundle")
-            .ok_or(PeerError::Malformed("contactProofBundle"))?;
-        let contact = verify_bundle(
-            contact_bundle,
-            "contactProof",
-            &PeerKey {
-                uri: file.contact(),
-                key: file.key(),
-            },
-        )
-        .map_err(|_| PeerError::Untrusted("contact proof"))?;
-        let contact = contact.get();
-        let names_us = contact.get_str("uri") == Some(identity)
-            && contact.get_str("contact") == Some(file.contact().to_string().as_str())
-            && contact.get_u64("expires").is_some_and(|e| e > now);
-        if !names_us {
-            return Err(PeerError::Untrusted("contact proof"));
-        }
-        Ok(file)
+        let ours = certificates.domain();
+        let answer =
+            LookupIdentity::from_object(entry).map_err(|_| PeerError::Malformed("identity"))?;
+        let identity_signers = certificates.of_service(ServiceType::Identity.as_str());
+        let salt_signers = certificates.of_service(ServiceType::Salt.as_str());
+        let own_identity = matches!(identity, IdentityUri::Domain { domain, .. } if domain == ours);
+        let document = Object::new().with("peer", answer.peer.clone());
+        let own_peer = salt_domain(&document).as_ref() == Some(ours);
+        answer
+            .verify(
+                own_identity.then_some(&identity_signers as &dyn KeyResolver),
+                own_peer.then_some(&salt_signers as &dyn KeyResolver),
+                unix_now(),
+            )
+            .map_err(|e| match e {
+                LookupError::Malformed(what) => PeerError::Malformed(what),
+                LookupError::PeerFile(_) => PeerError::Untrusted("peer file"),
+                LookupError::IdentityProof => PeerError::Untrusted("identity proof"),
+                LookupError::ContactProof => PeerError::Untrusted("contact proof"),
+            })
     }
 }

@@ -4,15 +4,14 @@
 
 use openpeer_protocol::error::ResultCode;
 use openpeer_protocol::json::Object;
-use openpeer_protocol::peer_file::{PublicPeerFile, salt_domain};
+use openpeer_protocol::peer_file::PublicPeerFile;
 use openpeer_protocol::proof::Purpose;
 use openpeer_protocol::random::message_id;
-use openpeer_protocol::signature::{KeyResolver, PeerKey, sign_bundle, verify_bundle};
+use openpeer_protocol::signature::{PeerKey, sign_bundle, verify_bundle};
 use openpeer_protocol::uri::IdentityUri;
 use rand_core::OsRng;
 
-use super::certificates::{OwnCertificates, Published};
-use crate::config::Settings;
+use super::LookupContext;
 use crate::error::Error;
 use crate::identity::access::{self, AccessProof};
 use crate::identity::repo::{IdentityRepo, LookupEntry};
@@ -45,12 +44,16 @@ pub async fn identity_access_validate(
 /// signed contact proof) to the identity and signs the `identityProofBundle` lookups will return;
 /// without `peer`, removes the binding.
 pub async fn identity_lookup_update(
-    repo: &dyn IdentityRepo,
-    settings: &Settings,
-    published: &Published,
+    ctx: LookupContext<'_>,
     body: &Object,
-    now: u64,
 ) -> Result<Object, Error> {
+    let LookupContext {
+        repo,
+        settings,
+        published,
+        now,
+        ..
+    } = ctx;
     let nonce = access::request_nonce(body)?;
     let identity = identity_element(body)?;
     let proof = AccessProof::read(identity)?;
@@ -60,17 +63,12 @@ pub async fn identity_lookup_update(
         return Ok(Object::new());
     };
     let document = Object::new().with("peer", peer.clone());
-    let own = OwnCertificates {
-        ring: &published.ring,
-        domain: &settings.domain,
-        now,
-    };
-    // Peers of this domain have their salt checked against its certificates; a foreign domain's
-    // salt is checked by whoever bootstraps that domain (federation).
-    let ours = salt_domain(&document).as_ref() == Some(&settings.domain);
-    let peer_file =
-        PublicPeerFile::validate(&document, now, ours.then_some(&own as &dyn KeyResolver))
-            .map_err(|e| Error::Protocol(e.into()))?;
+    // The salt is checked under the certificates of the domain that signed it: ours, or a
+    // foreign domain's, fetched and verified through the bridge.
+    let peer_file = ctx
+        .bridge
+        .validate_peer_file(&document, &settings.domain, &ctx.own, now)
+        .await?;
     let stable_id = identity
         .get_str("stableID")
         .filter(|s| !s.is_empty())

@@ -1,70 +1,90 @@
 //! `identity-lookup/identity-lookup-check` and `identity-lookup` (spec §6.6): who is behind these
-//! identities, in request order, each answer carrying the `identityProofBundle` this domain's
-//! identity key signed, so a third party verifies it with `certificates-get` alone.
+//! identities, in request order. This domain answers its own identities (its local accounts,
+//! the identities of its configured providers, legacy `identity:type:` ones) from its entries,
+//! each carrying the `identityProofBundle` its identity key signed; identities of another
+//! domain are asked of that domain through the bridge (one batch per domain, concurrently) and
+//! returned only once they verify under that domain's certificates. An identity whose domain
+//! could not be asked, or whose answer did not verify, is listed with an `error` element
+//! (`{"uri":…,"error":{"$id":480,"#text":…}}`) while the others are answered.
 
+use std::collections::HashMap;
+
+use futures_util::future::join_all;
 use openpeer_protocol::error::ResultCode;
+use openpeer_protocol::identity_lookup::{LookupIdentity, requested_identities};
 use openpeer_protocol::json::{Object, Value, parse};
-use openpeer_protocol::uri::IdentityUri;
+use openpeer_protocol::uri::{DomainName, IdentityUri};
 
+use super::LookupContext;
 use crate::config::Settings;
+use crate::envelope::error_element;
 use crate::error::Error;
 use crate::identity::repo::{IdentityRepo, LookupEntry};
 
-/// The identity URIs a request names, normalised, in request order, without duplicates:
-/// `providers.provider[{base, separator, identities}]`, where each identifier is appended to
-/// `base` (with a `/` after a domain base, as the node IdP does; directly after a legacy
-/// `identity:type:` base). Identifiers that do not form a valid identity are skipped.
-pub fn requested_identities(body: &Object, max: usize) -> Result<Vec<String>, Error> {
-    let providers = body
-        .get_object("providers")
-        .ok_or_else(|| Error::refused(ResultCode::BadRequest, "providers element missing"))?;
-    let mut uris: Vec<String> = Vec::new();
-    for provider in providers.get_list("provider") {
-        let provider = provider
-            .as_object()
-            .ok_or_else(|| Error::refused(ResultCode::BadRequest, "provider is not an element"))?;
-        let base = provider.get_str("base").unwrap_or_default();
-        let separator = provider
-            .get_str("separator")
-            .filter(|s| !s.is_empty())
-            .unwrap_or(",");
-        let identities = provider.get_str("identities").unwrap_or_default();
-        for identifier in identities.split(separator).filter(|i| !i.is_empty()) {
-            let full = if base.starts_with("identity://") {
-                format!("{}/{identifier}", base.trim_end_matches('/'))
-            } else {
-                format!("{base}{identifier}")
-            };
-            if let Ok(uri) = IdentityUri::parse(&full) {
-                let uri = uri.to_string();
-                if !uris.contains(&uri) {
-                    uris.push(uri);
-                }
-            }
-            if uris.len() > max {
-                return Err(Error::refused(
-                    ResultCode::BadRequest,
-                    "too many identities in one lookup",
-                ));
-            }
-        }
-    }
-    Ok(uris)
+/// The identities a request names, split into this domain's (in request order) and other
+/// domains' (grouped by domain, in order of first appearance).
+struct Split {
+    requested: Vec<IdentityUri>,
+    local: Vec<String>,
+    remote: Vec<(DomainName, Vec<IdentityUri>)>,
 }
 
-/// The entries of `uris` that exist, in the order of `uris`.
-async fn entries_in_order(
-    repo: &dyn IdentityRepo,
-    uris: &[String],
-) -> Result<Vec<LookupEntry>, Error> {
-    let mut found = repo.lookups(uris).await?;
-    let mut ordered = Vec::with_capacity(found.len());
-    for uri in uris {
-        if let Some(i) = found.iter().position(|e| e.identity_uri == *uri) {
-            ordered.push(found.swap_remove(i));
+fn split(body: &Object, settings: &Settings) -> Result<Split, Error> {
+    let requested =
+        requested_identities(body, settings.identity.max_lookup_identities).map_err(|problem| {
+            Error::refused(
+                ResultCode::BadRequest,
+                match problem {
+                    "too many identities" => "too many identities in one lookup",
+                    _ => "providers element missing or malformed",
+                },
+            )
+        })?;
+    let mut local = Vec::new();
+    let mut remote: Vec<(DomainName, Vec<IdentityUri>)> = Vec::new();
+    for identity in &requested {
+        match identity {
+            IdentityUri::Domain { domain, .. } if !answers_for(settings, domain) => {
+                match remote.iter_mut().find(|(d, _)| d == domain) {
+                    Some((_, list)) => list.push(identity.clone()),
+                    None => remote.push((domain.clone(), vec![identity.clone()])),
+                }
+            }
+            _ => local.push(identity.to_string()),
         }
     }
-    Ok(ordered)
+    Ok(Split {
+        requested,
+        local,
+        remote,
+    })
+}
+
+/// Whether this domain answers for identities of `domain`: its own, and those of the providers
+/// it logs users in with (spec §6.6: a domain without a bootstrapper is answered by the
+/// identity service domain).
+fn answers_for(settings: &Settings, domain: &DomainName) -> bool {
+    *domain == settings.domain
+        || settings.identity.providers.iter().any(|p| {
+            p.effective_identity_domain()
+                .is_ok_and(|d| d.eq_ignore_ascii_case(domain.as_str()))
+        })
+}
+
+/// The entries of `uris` that exist, by URI.
+async fn local_entries(
+    repo: &dyn IdentityRepo,
+    uris: &[String],
+) -> Result<HashMap<String, LookupEntry>, Error> {
+    if uris.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(repo
+        .lookups(uris)
+        .await?
+        .into_iter()
+        .map(|e| (e.identity_uri.clone(), e))
+        .collect())
 }
 
 fn identities_element(items: Vec<Value>) -> Object {
@@ -74,47 +94,90 @@ fn identities_element(items: Vec<Value>) -> Object {
     )
 }
 
+/// The item of an identity that could not be answered.
+fn failed_item(uri: &str, error: &Error) -> Value {
+    let (code, reason) = error.wire();
+    Value::Object(
+        Object::new()
+            .with("uri", uri)
+            .with("error", error_element(code, reason, None)),
+    )
+}
+
 /// `identity-lookup-check`: `uri`, `provider`, `updated` of every known identity asked for.
-pub async fn identity_lookup_check(
-    repo: &dyn IdentityRepo,
-    settings: &Settings,
-    body: &Object,
-) -> Result<Object, Error> {
-    let uris = requested_identities(body, settings.identity.max_lookup_identities)?;
-    let items = entries_in_order(repo, &uris)
-        .await?
+pub async fn identity_lookup_check(ctx: LookupContext<'_>, body: &Object) -> Result<Object, Error> {
+    let split = split(body, ctx.settings)?;
+    let local = local_entries(ctx.repo, &split.local).await?;
+    let asked = split
+        .remote
         .iter()
-        .map(|e| {
-            Value::Object(
+        .map(|(domain, identities)| ctx.bridge.lookup_check(domain, identities, ctx.now));
+    let remote: Vec<_> = join_all(asked).await;
+    let mut items = Vec::new();
+    for identity in &split.requested {
+        let uri = identity.to_string();
+        if let Some(entry) = local.get(&uri) {
+            items.push(Value::Object(
                 Object::new()
-                    .with("uri", e.identity_uri.as_str())
-                    .with("provider", e.provider.as_str())
-                    .with("updated", e.updated),
-            )
-        })
-        .collect();
+                    .with("uri", entry.identity_uri.as_str())
+                    .with("provider", entry.provider.as_str())
+                    .with("updated", entry.updated),
+            ));
+            continue;
+        }
+        let Some(at) = remote_index(&split, identity) else {
+            continue;
+        };
+        match &remote[at] {
+            Ok(found) => items.extend(found.get(&uri).cloned().map(Value::Object)),
+            Err(e) => items.push(failed_item(&uri, e)),
+        }
+    }
     Ok(identities_element(items))
 }
 
 /// `identity-lookup`: the whole entry of every known identity asked for, with its signed proof.
-pub async fn identity_lookup(
-    repo: &dyn IdentityRepo,
-    settings: &Settings,
-    body: &Object,
-    now: u64,
-) -> Result<Object, Error> {
-    let uris = requested_identities(body, settings.identity.max_lookup_identities)?;
-    let expires = now.saturating_add(settings.identity.lookup_expires_seconds);
-    let items = entries_in_order(repo, &uris)
-        .await?
-        .iter()
-        .map(|e| lookup_result(e, expires).map(Value::Object))
-        .collect::<Result<Vec<_>, _>>()?;
+pub async fn identity_lookup(ctx: LookupContext<'_>, body: &Object) -> Result<Object, Error> {
+    let split = split(body, ctx.settings)?;
+    let local = local_entries(ctx.repo, &split.local).await?;
+    let ours = &ctx.settings.domain;
+    let asked = split.remote.iter().map(|(domain, identities)| {
+        ctx.bridge
+            .lookup(domain, identities, ours, &ctx.own, ctx.now)
+    });
+    let remote: Vec<_> = join_all(asked).await;
+    let expires = ctx
+        .now
+        .saturating_add(ctx.settings.identity.lookup_expires_seconds);
+    let mut items = Vec::new();
+    for identity in &split.requested {
+        let uri = identity.to_string();
+        if let Some(entry) = local.get(&uri) {
+            items.push(Value::Object(lookup_result(entry, expires)?.to_object()));
+            continue;
+        }
+        let Some(at) = remote_index(&split, identity) else {
+            continue;
+        };
+        match remote[at].get(&uri) {
+            Some(Ok(answer)) => items.push(Value::Object(answer.to_object())),
+            Some(Err(e)) => items.push(failed_item(&uri, e)),
+            None => {}
+        }
+    }
     Ok(identities_element(items))
 }
 
-/// One `identity` element of a lookup result (spec §6.6).
-fn lookup_result(entry: &LookupEntry, expires: u64) -> Result<Object, Error> {
+/// Which remote batch `identity` is in.
+fn remote_index(split: &Split, identity: &IdentityUri) -> Option<usize> {
+    split
+        .remote
+        .iter()
+        .position(|(_, identities)| identities.contains(identity))
+}
+
+/// One `identity` element of a lookup result of this domain (spec §6.6).
+fn lookup_result(entry: &LookupEntry, expires: u64) -> Result<LookupIdentity, Error> {
     let stored = |text: &str| {
         parse(text).map_err(|_| {
             Error::refused(
@@ -123,44 +186,15 @@ fn lookup_result(entry: &LookupEntry, expires: u64) -> Result<Object, Error> {
             )
         })
     };
-    Ok(Object::new()
-        .with("uri", entry.identity_uri.as_str())
-        .with("provider", entry.provider.as_str())
-        .with("stableID", entry.stable_id.as_str())
-        .with("peer", Value::Object(stored(&entry.peer_file)?))
-        .with("priority", entry.priority)
-        .with("weight", entry.weight)
-        .with("updated", entry.updated)
-        .with("expires", expires)
-        .with(
-            "identityProofBundle",
-            Value::Object(stored(&entry.identity_proof_bundle)?),
-        ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn identities_expand_from_bases_in_order() {
-        let body = parse(
-            r#"{"providers":{"provider":[
-                {"base":"identity://Example.org/","separator":",","identities":"bob,alice,bob"},
-                {"base":"identity:phone:","separator":";","identities":"1604;bad id"},
-                {"base":"identity://github.com","identities":"583231"}]}}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            requested_identities(&body, 10).unwrap(),
-            [
-                "identity://example.org/bob",
-                "identity://example.org/alice",
-                "identity:phone:1604",
-                "identity://github.com/583231"
-            ]
-        );
-        assert!(requested_identities(&body, 2).is_err());
-        assert!(requested_identities(&Object::new(), 2).is_err());
-    }
+    Ok(LookupIdentity {
+        uri: entry.identity_uri.clone(),
+        provider: entry.provider.clone(),
+        stable_id: entry.stable_id.clone(),
+        peer: stored(&entry.peer_file)?,
+        priority: u64::from(entry.priority),
+        weight: u64::from(entry.weight),
+        updated: entry.updated,
+        expires,
+        identity_proof_bundle: stored(&entry.identity_proof_bundle)?,
+    })
 }

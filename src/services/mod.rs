@@ -14,19 +14,39 @@ use openpeer_protocol::error::ResultCode;
 use openpeer_protocol::json::Object;
 use openpeer_protocol::message::{Method, RenderedBody};
 
+use crate::bridge::Bridge;
 use crate::config::Settings;
 use crate::error::Error;
+use crate::identity::repo::IdentityRepo;
 use crate::keys::KeyRing;
 use crate::store::Store;
-use certificates::Published;
+use certificates::{OwnCertificates, Published};
 
 /// Everything the services of a node share.
 #[derive(Debug)]
 pub struct Services {
     settings: Arc<Settings>,
     store: Arc<Store>,
+    bridge: Bridge,
     published: RwLock<Arc<Published>>,
     services_get: Arc<RenderedBody>,
+}
+
+/// What identity lookups and updates need: this domain's entries and keys, and the bridge to
+/// other domains' identities and peer files.
+pub struct LookupContext<'a> {
+    /// This domain's lookup entries.
+    pub repo: &'a dyn IdentityRepo,
+    /// Node settings.
+    pub settings: &'a Settings,
+    /// This domain's certificates (they check its own peer files' salts).
+    pub own: OwnCertificates<'a>,
+    /// The keys in force (the identity key signs proofs).
+    pub published: &'a Published,
+    /// Other domains.
+    pub bridge: &'a Bridge,
+    /// When the request arrived.
+    pub now: u64,
 }
 
 /// A count a request asks for (`salts`, `servers`): 1 when absent, at most `cap`; anything
@@ -54,9 +74,16 @@ pub enum Reply {
 }
 
 impl Services {
-    /// Services over a loaded key ring, at time `now`.
-    pub fn new(settings: Arc<Settings>, store: Arc<Store>, ring: KeyRing, now: u64) -> Services {
+    /// Services over a loaded key ring, at time `now`, reaching other domains through `bridge`.
+    pub fn new(
+        settings: Arc<Settings>,
+        store: Arc<Store>,
+        bridge: Bridge,
+        ring: KeyRing,
+        now: u64,
+    ) -> Services {
         Services {
+            bridge,
             // Invariant: the body is the one child element `services`, which always renders.
             services_get: Arc::new(
                 RenderedBody::new(&bootstrapper::services_body(&settings))
@@ -78,6 +105,11 @@ impl Services {
         &self.store
     }
 
+    /// The federation bridge.
+    pub fn bridge(&self) -> &Bridge {
+        &self.bridge
+    }
+
     /// The keys and certificates in force.
     pub fn published(&self) -> Arc<Published> {
         // A poisoned lock only means a panic elsewhere while swapping an Arc: the value is whole.
@@ -91,6 +123,21 @@ impl Services {
     pub fn set_key_ring(&self, ring: KeyRing, now: u64) {
         let published = Arc::new(Published::new(ring, &self.settings.domain, now));
         *self.published.write().unwrap_or_else(|e| e.into_inner()) = published;
+    }
+
+    fn lookup_context<'a>(&'a self, published: &'a Published, now: u64) -> LookupContext<'a> {
+        LookupContext {
+            repo: &*self.store,
+            settings: &self.settings,
+            own: OwnCertificates {
+                ring: &published.ring,
+                domain: &self.settings.domain,
+                now,
+            },
+            published,
+            bridge: &self.bridge,
+            now,
+        }
     }
 
     /// Answers one request: the result body, or why not.
@@ -116,22 +163,18 @@ impl Services {
                     .await
                     .map(Reply::Body)
             }
-            Method::IdentityLookupUpdate => identity::identity_lookup_update(
-                &*self.store,
-                &self.settings,
-                &published,
-                body,
-                now,
-            )
-            .await
-            .map(Reply::Body),
+            Method::IdentityLookupUpdate => {
+                identity::identity_lookup_update(self.lookup_context(&published, now), body)
+                    .await
+                    .map(Reply::Body)
+            }
             Method::IdentityLookupCheck => {
-                identity_lookup::identity_lookup_check(&*self.store, &self.settings, body)
+                identity_lookup::identity_lookup_check(self.lookup_context(&published, now), body)
                     .await
                     .map(Reply::Body)
             }
             Method::IdentityLookup => {
-                identity_lookup::identity_lookup(&*self.store, &self.settings, body, now)
+                identity_lookup::identity_lookup(self.lookup_context(&published, now), body)
                     .await
                     .map(Reply::Body)
             }
