@@ -47,11 +47,16 @@ pub struct Login {
 
 /// Creates local account `username` in `db` (migrating it first), as the CLI does.
 pub async fn create_account(db: &TestDb, username: &str, password: &str) {
+    create_account_of(db, "localhost", username, password).await;
+}
+
+/// Creates local account `username` of domain `domain` in `db`.
+pub async fn create_account_of(db: &TestDb, domain: &str, username: &str, password: &str) {
     let store = Store::connect(&db.settings("").database)
         .await
         .expect("store");
     store.migrate().await.expect("migrate");
-    local::create_account(&store, "localhost", username, password, unix_now())
+    local::create_account(&store, domain, username, password, unix_now())
         .await
         .expect("account");
     store.close().await.expect("close");

@@ -25,6 +25,7 @@ use sea_orm::{ConnectionTrait as _, Database, Statement};
 
 pub use openpeer_federation::clock::unix_now;
 
+pub mod federation;
 pub mod finder;
 pub mod identity;
 pub mod oidc;

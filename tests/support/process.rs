@@ -52,6 +52,27 @@ impl Serving {
     /// panics with the log if it exits or stays silent for 15 s. It blocks: async tests call it
     /// through `spawn_blocking`.
     pub fn start(log: PathBuf, config: &Path, addr: SocketAddr) -> Serving {
+        Serving::start_probing(log, config, addr, || {
+            async_std::task::block_on(get(addr, "/healthz")).status == 200
+        })
+    }
+
+    /// [`Serving::start`] for a TLS domain: `/healthz` is asked over TLS trusting `cert_pem`.
+    pub fn start_tls(log: PathBuf, config: &Path, addr: SocketAddr, cert_pem: &str) -> Serving {
+        let der = rustls_pki_types::pem::PemObject::from_pem_slice(cert_pem.as_bytes())
+            .expect("certificate PEM");
+        let client = super::TlsClient::trusting(der);
+        Serving::start_probing(log, config, addr, || {
+            async_std::task::block_on(client.get(addr, "/healthz")).status == 200
+        })
+    }
+
+    fn start_probing(
+        log: PathBuf,
+        config: &Path,
+        addr: SocketAddr,
+        healthy: impl Fn() -> bool,
+    ) -> Serving {
         let child = gateway()
             .arg("serve")
             .arg("--config")
@@ -67,9 +88,7 @@ impl Serving {
             if let Some(status) = serving.child.try_wait().expect("try_wait") {
                 panic!("serve exited early with {status}: {}", serving.log());
             }
-            if std::net::TcpStream::connect(addr).is_ok()
-                && async_std::task::block_on(get(addr, "/healthz")).status == 200
-            {
+            if std::net::TcpStream::connect(addr).is_ok() && healthy() {
                 return serving;
             }
             assert!(

@@ -1,0 +1,121 @@
+//! Two independent domains as two real gateway processes (`alpha.test` on HTTP, `beta.test` on
+//! TLS with a test certificate alpha trusts through `federation.extra_roots`): a peer of alpha
+//! that knows only `identity://beta.test/bob` looks bob up through its own gateway, finds him
+//! through its own finder (which forwards the find over a finder-to-finder link), hands off
+//! over UDP, and keeps talking after both gateways are killed; and the relay fallback across
+//! domains, at beta's finder.
+
+mod support;
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_std::net::UdpSocket;
+use openpeer_gateway::peer::{Connection, Directory, Peer};
+use support::federation::{Pair, pair, published_peer};
+use support::process::Serving;
+use support::{TestDb, start, stop};
+
+crate::on_both_backends!(a_peer_finds_another_domains_peer_by_identity_and_outlives_both_gateways);
+
+async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    async_std::future::timeout(Duration::from_secs(30), future)
+        .await
+        .unwrap_or_else(|_| panic!("{what} took too long"))
+}
+
+/// Three datagrams each way.
+async fn talk(a: &Connection, b: &Connection) {
+    for i in 0..3 {
+        a.send(format!("from a {i}")).await.expect("send");
+        b.send(format!("from b {i}")).await.expect("send");
+    }
+    for i in 0..3 {
+        let got = within("a datagram", b.recv()).await.expect("recv");
+        assert_eq!(got, format!("from a {i}").into_bytes());
+        let got = within("a datagram", a.recv()).await.expect("recv");
+        assert_eq!(got, format!("from b {i}").into_bytes());
+    }
+}
+
+/// alice (of alpha) looks bob up by identity through alpha and finds him; bob accepts.
+async fn alice_finds_bob(pair: &Pair, alice: &Peer, bob: &Peer) -> (Connection, Connection) {
+    let directory = Directory::bootstrap(&pair.alpha.peer_options(&[]))
+        .await
+        .expect("alpha's directory");
+    let file = within("the lookup", directory.lookup("identity://beta.test/bob"))
+        .await
+        .expect("bob is found through alpha");
+    assert_eq!(file.contact(), bob.contact());
+    let listener = bob.clone();
+    let accepting = async_std::task::spawn(async move { listener.accept().await });
+    let to_bob = within("the find", alice.find(&file))
+        .await
+        .expect("alice finds bob across domains");
+    let to_alice = within("the accept", accepting).await.expect("bob accepts");
+    assert_eq!(to_bob.remote(), bob.contact());
+    assert_eq!(to_alice.remote(), alice.contact());
+    (to_bob, to_alice)
+}
+
+async fn a_peer_finds_another_domains_peer_by_identity_and_outlives_both_gateways(db: TestDb) {
+    let pair = pair(db, "", "");
+    let (alpha_config, beta_config) = (pair.alpha.config.clone(), pair.beta.config.clone());
+    let (alpha_log, beta_log) = (pair.alpha.db.dir.join("alpha.log"), pair.beta.db.dir.join("beta.log"));
+    let (alpha_addr, beta_addr) = (pair.alpha.addr, pair.beta.addr);
+    let mut alpha = async_std::task::spawn_blocking(move || {
+        Serving::start(alpha_log, &alpha_config, alpha_addr)
+    })
+    .await;
+    let cert = pair.beta_cert.clone();
+    let mut beta = async_std::task::spawn_blocking(move || {
+        Serving::start_tls(beta_log, &beta_config, beta_addr, &cert)
+    })
+    .await;
+    let roots = [pair.beta_cert.clone()];
+    let bob = published_peer(&pair.beta, "bob", pair.beta.peer_options(&roots)).await;
+    assert_eq!(bob.contact().domain().as_str(), "beta.test");
+    let alice = Peer::start(pair.alpha.peer_options(&[]))
+        .await
+        .expect("alice starts");
+    let (to_bob, to_alice) = alice_finds_bob(&pair, &alice, &bob).await;
+    assert!(!to_bob.is_relayed() && !to_alice.is_relayed(), "direct");
+    talk(&to_bob, &to_alice).await;
+    // alpha verified beta's certificates and keeps them; beta verified alpha's for the link.
+    assert_eq!(pair.alpha.db.count("remote_certificates").await, 1);
+    assert_eq!(pair.beta.db.count("remote_certificates").await, 1);
+    for serving in [&mut alpha, &mut beta] {
+        let status = serving.signal("KILL");
+        assert!(!status.success(), "killed, not exited: {status}");
+    }
+    within("both finder sessions to drop", async {
+        while alice.is_registered() || bob.is_registered() {
+            async_std::task::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    talk(&to_bob, &to_alice).await;
+    talk(&to_alice, &to_bob).await;
+}
+
+#[async_std::test]
+async fn a_blocked_direct_path_falls_back_to_the_relay_at_the_other_domains_finder() {
+    let pair = pair(TestDb::sqlite(), "", "");
+    let alpha = start(pair.alpha.settings()).await;
+    let beta = start(pair.beta.settings()).await;
+    let roots = [pair.beta_cert.clone()];
+    // bob advertises a UDP address where nothing is ever read.
+    let dead = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let mut bob_options = pair.beta.peer_options(&roots);
+    bob_options.advertised_host = Some(dead.local_addr().expect("addr"));
+    let bob = published_peer(&pair.beta, "bob", bob_options).await;
+    // alice trusts beta's certificate: the relay is beta's `wss` finder.
+    let mut alice_options = pair.alpha.peer_options(&roots);
+    alice_options.direct_timeout = Duration::from_millis(500);
+    let alice = Peer::start(alice_options).await.expect("alice starts");
+    let (to_bob, to_alice) = alice_finds_bob(&pair, &alice, &bob).await;
+    assert!(to_bob.is_relayed() && to_alice.is_relayed(), "relayed");
+    talk(&to_bob, &to_alice).await;
+    stop(alpha).await;
+    stop(beta).await;
+}
