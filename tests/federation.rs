@@ -61,7 +61,10 @@ async fn alice_finds_bob(pair: &Pair, alice: &Peer, bob: &Peer) -> (Connection, 
 async fn a_peer_finds_another_domains_peer_by_identity_and_outlives_both_gateways(db: TestDb) {
     let pair = pair(db, "", "");
     let (alpha_config, beta_config) = (pair.alpha.config.clone(), pair.beta.config.clone());
-    let (alpha_log, beta_log) = (pair.alpha.db.dir.join("alpha.log"), pair.beta.db.dir.join("beta.log"));
+    let (alpha_log, beta_log) = (
+        pair.alpha.db.dir.join("alpha.log"),
+        pair.beta.db.dir.join("beta.log"),
+    );
     let (alpha_addr, beta_addr) = (pair.alpha.addr, pair.beta.addr);
     let mut alpha = async_std::task::spawn_blocking(move || {
         Serving::start(alpha_log, &alpha_config, alpha_addr)

@@ -56,14 +56,28 @@ pub struct Pair {
     pub beta_cert: String,
 }
 
-/// Configures alpha (on `alpha_db`) and beta (on a new database of the same backend).
-/// `alpha_extra` and `beta_extra` are appended to each configuration (more `[federation]` keys
-/// must come as dotted keys *before* the tables, so they are written first).
+/// Configures alpha (on `alpha_db`) and beta (TLS, on a new database of the same backend).
+/// `alpha_extra` and `beta_extra` are dotted keys added to each configuration
+/// (`federation.policy = "denylist"`).
 pub fn pair(alpha_db: TestDb, alpha_extra: &str, beta_extra: &str) -> Pair {
+    pair_with(alpha_db, true, alpha_extra, beta_extra)
+}
+
+/// [`pair`], with beta on plain HTTP unless `tls`.
+pub fn pair_with(alpha_db: TestDb, tls: bool, alpha_extra: &str, beta_extra: &str) -> Pair {
     let beta_db = TestDb::new(alpha_db.backend);
     let (alpha_port, beta_port) = (free_port(), free_port());
     let (cert, cert_path, key_path) = self_signed_pem(&beta_db.dir);
-    let beta_url = format!("https://localhost:{beta_port}");
+    let beta_url = if tls {
+        format!("https://localhost:{beta_port}")
+    } else {
+        format!("http://127.0.0.1:{beta_port}")
+    };
+    let beta_tls = if tls {
+        tls_toml(&cert_path, &key_path)
+    } else {
+        String::new()
+    };
     let alpha_url = format!("http://127.0.0.1:{alpha_port}");
     let alpha_toml = format!(
         "domain.name = \"alpha.test\"\n{alpha_extra}\nfederation.extra_roots = {:?}\n\
@@ -71,22 +85,31 @@ pub fn pair(alpha_db: TestDb, alpha_extra: &str, beta_extra: &str) -> Pair {
         cert_path.display().to_string(),
     );
     let beta_toml = format!(
-        "domain.name = \"beta.test\"\ndomain.public_url = {beta_url:?}\n{beta_extra}\n{}\
+        "domain.name = \"beta.test\"\ndomain.public_url = {beta_url:?}\n{beta_extra}\n{beta_tls}\
          [federation.domains.\"alpha.test\"]\nurl = {alpha_url:?}\n",
-        tls_toml(&cert_path, &key_path),
     );
     let alpha_addr: SocketAddr = ([127, 0, 0, 1], alpha_port).into();
     let beta_addr: SocketAddr = ([127, 0, 0, 1], beta_port).into();
     Pair {
         alpha: Side {
-            config: write_config(&alpha_db.dir, &alpha_db.url, &alpha_addr.to_string(), &alpha_toml),
+            config: write_config(
+                &alpha_db.dir,
+                &alpha_db.url,
+                &alpha_addr.to_string(),
+                &alpha_toml,
+            ),
             db: alpha_db,
             name: "alpha.test",
             addr: alpha_addr,
             url: alpha_url,
         },
         beta: Side {
-            config: write_config(&beta_db.dir, &beta_db.url, &beta_addr.to_string(), &beta_toml),
+            config: write_config(
+                &beta_db.dir,
+                &beta_db.url,
+                &beta_addr.to_string(),
+                &beta_toml,
+            ),
             db: beta_db,
             name: "beta.test",
             addr: beta_addr,

@@ -14,7 +14,7 @@ use openpeer_protocol::random::nonce;
 use openpeer_protocol::signature::{KeyReference, SigningKey, sign_bundle};
 use rand_core::OsRng;
 
-use super::identity::protocol;
+use super::identity::{protocol, protocol_for};
 use super::unix_now;
 
 /// A finder WebSocket client.
@@ -90,6 +90,13 @@ pub fn session_create_at(
         Method::SessionCreate,
         Object::new().with("sessionProofBundle", bundle),
     )
+}
+
+/// A valid `session-create` of `file` for node-1, addressed to the peer's own domain.
+pub fn good_in_own_domain(key: &SigningKey, file: &PublicPeerFile) -> String {
+    let request = message::decode(&good(key, file)).expect("a request");
+    let domain = file.contact().domain().to_string();
+    protocol_for(&domain, Method::SessionCreate, request.body)
 }
 
 /// A valid `session-create` of `file` for node-1.

@@ -19,7 +19,9 @@ use openpeer_protocol::signature::{
 use openpeer_protocol::uri::DomainName;
 use rand_core::OsRng;
 
-use super::{CERTIFICATES_GET, SIGNED_SALT_GET, TestDb, call, ok_body, request, unix_now};
+use super::{
+    CERTIFICATES_GET, SIGNED_SALT_GET, TestDb, call, ok_body, request, request_for, unix_now,
+};
 
 /// Path of `identity-lookup-update`.
 pub const LOOKUP_UPDATE: &str = "/openpeer/identity/identity-lookup-update";
@@ -115,8 +117,13 @@ pub fn proof(login: &Login, purpose: Purpose, expires: u64) -> (Object, String) 
 
 /// A request document of domain `localhost` for `method` with `body`.
 pub fn protocol(method: Method, body: Object) -> String {
+    protocol_for("localhost", method, body)
+}
+
+/// A request document of `domain` for `method` with `body`.
+pub fn protocol_for(domain: &str, method: Method, body: Object) -> String {
     let envelope = Envelope {
-        domain: Some("localhost".into()),
+        domain: Some(domain.into()),
         id: Some("t-1".into()),
         timestamp: Some(unix_now()),
         ..Envelope::new(MessageKind::Request, method)
@@ -137,10 +144,15 @@ pub fn access_validate(identity: Object, n: String, purpose: &str) -> String {
 
 /// A peer of this domain: its key and public peer file, on a salt the server signed.
 pub async fn peer(addr: SocketAddr) -> (SigningKey, PublicPeerFile) {
+    peer_of(addr, "localhost").await
+}
+
+/// A peer of `domain`, served at `addr`.
+pub async fn peer_of(addr: SocketAddr, domain: &str) -> (SigningKey, PublicPeerFile) {
     let salts = call(
         addr,
         SIGNED_SALT_GET,
-        &request("peer-salt", "signed-salt-get", ""),
+        &request_for(domain, "peer-salt", "signed-salt-get", ""),
     )
     .await;
     let salt = ok_body(&salts)

@@ -773,3 +773,15 @@ pub fn error_code(message: &Message) -> u16 {
         .unwrap_or_else(|| panic!("expected an error result, got {:?}", message.body))
         .code
 }
+
+/// Waits (up to 5 s) until something accepts connections at `addr`.
+pub async fn wait_for_port(addr: SocketAddr) {
+    let started = Instant::now();
+    while TcpStream::connect(addr).await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "nothing listens at {addr}"
+        );
+        async_std::task::sleep(Duration::from_millis(20)).await;
+    }
+}
