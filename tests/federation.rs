@@ -7,36 +7,16 @@
 
 mod support;
 
-use std::future::Future;
 use std::time::Duration;
 
 use async_std::net::UdpSocket;
 use openpeer_gateway::peer::{Connection, Directory, Peer};
 use support::federation::{Pair, pair, published_peer};
+use support::peers::{talk, within};
 use support::process::Serving;
 use support::{TestDb, start, stop};
 
 crate::on_both_backends!(a_peer_finds_another_domains_peer_by_identity_and_outlives_both_gateways);
-
-async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    async_std::future::timeout(Duration::from_secs(30), future)
-        .await
-        .unwrap_or_else(|_| panic!("{what} took too long"))
-}
-
-/// Three datagrams each way.
-async fn talk(a: &Connection, b: &Connection) {
-    for i in 0..3 {
-        a.send(format!("from a {i}")).await.expect("send");
-        b.send(format!("from b {i}")).await.expect("send");
-    }
-    for i in 0..3 {
-        let got = within("a datagram", b.recv()).await.expect("recv");
-        assert_eq!(got, format!("from a {i}").into_bytes());
-        let got = within("a datagram", a.recv()).await.expect("recv");
-        assert_eq!(got, format!("from b {i}").into_bytes());
-    }
-}
 
 /// alice (of alpha) looks bob up by identity through alpha and finds him; bob accepts.
 async fn alice_finds_bob(pair: &Pair, alice: &Peer, bob: &Peer) -> (Connection, Connection) {

@@ -28,13 +28,12 @@ use openpeer_gateway::peer::{Peer, PeerError};
 use openpeer_protocol::json::{Object, Value};
 use openpeer_protocol::link::LinkHello;
 use openpeer_protocol::message::{self, Envelope, Message, MessageKind, Method};
-use openpeer_protocol::proof::find_secret_proof;
-use openpeer_protocol::random::{message_id, nonce};
+use openpeer_protocol::random::nonce;
 use openpeer_protocol::signature::{SignatureSuite, SigningKey};
 use openpeer_protocol::uri::DomainName;
 use rand_core::OsRng;
 use support::federation::{Pair, Side, pair_with, published_peer};
-use support::finder::{Socket, connect, exchange, good_in_own_domain};
+use support::finder::{Socket, connect, exchange, find_request, good_in_own_domain};
 use support::identity::{lookup_body_at, peer_of, protocol_for};
 use support::{TestDb, call, ok_body, start, stop, unix_now};
 
@@ -65,6 +64,20 @@ async fn lookup(addr: SocketAddr, name: &str, base: &str, identities: &str) -> V
         .iter()
         .filter_map(|v| v.as_object().cloned())
         .collect()
+}
+
+/// The one item of a lookup of `identity://beta.test/bob` at `alpha`.
+async fn bobs_item(alpha: &RunningGateway) -> Object {
+    let mut items = lookup(
+        alpha.local_addr(),
+        "alpha.test",
+        "identity://beta.test/",
+        "bob",
+    )
+    .await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0].get_str("uri"), Some("identity://beta.test/bob"));
+    items.remove(0)
 }
 
 /// The `$id` code of an item's `error`, if it has one.
@@ -102,17 +115,9 @@ async fn pinned_keys_that_change_are_refused_and_nothing_is_stored(db: TestDb) {
     .unwrap();
     let (alpha, beta) = start_pair(&pair).await;
     published_peer(&pair.beta, "bob", pair.beta.peer_options(&[])).await;
-    let items = lookup(
-        alpha.local_addr(),
-        "alpha.test",
-        "identity://beta.test/",
-        "bob",
-    )
-    .await;
-    assert_eq!(items.len(), 1);
-    assert_eq!(items[0].get_str("uri"), Some("identity://beta.test/bob"));
-    assert_eq!(error_code(&items[0]), Some(403), "{:?}", items[0]);
-    assert!(items[0].get("peer").is_none());
+    let item = bobs_item(&alpha).await;
+    assert_eq!(error_code(&item), Some(403), "{item:?}");
+    assert!(item.get("peer").is_none());
     assert_eq!(pair.alpha.db.count("remote_certificates").await, 0);
     // With beta's real key pinned, the same lookup verifies.
     let right = certificates_pin(&beta);
@@ -123,15 +128,9 @@ async fn pinned_keys_that_change_are_refused_and_nothing_is_stored(db: TestDb) {
     )
     .unwrap();
     let alpha = start(pair.alpha.settings()).await;
-    let items = lookup(
-        alpha.local_addr(),
-        "alpha.test",
-        "identity://beta.test/",
-        "bob",
-    )
-    .await;
-    assert_eq!(error_code(&items[0]), None, "{:?}", items[0]);
-    assert!(items[0].get_object("identityProofBundle").is_some());
+    let item = bobs_item(&alpha).await;
+    assert_eq!(error_code(&item), None, "{item:?}");
+    assert!(item.get_object("identityProofBundle").is_some());
     assert_eq!(pair.alpha.db.count("remote_certificates").await, 1);
     stop(alpha).await;
     stop(beta).await;
@@ -146,14 +145,8 @@ async fn a_denied_domain_is_neither_asked_nor_trusted(db: TestDb) {
     );
     let (alpha, beta) = start_pair(&pair).await;
     let bob = published_peer(&pair.beta, "bob", pair.beta.peer_options(&[])).await;
-    let items = lookup(
-        alpha.local_addr(),
-        "alpha.test",
-        "identity://beta.test/",
-        "bob",
-    )
-    .await;
-    assert_eq!(error_code(&items[0]), Some(403), "{:?}", items[0]);
+    let item = bobs_item(&alpha).await;
+    assert_eq!(error_code(&item), Some(403), "{item:?}");
     let alice = Peer::start(pair.alpha.peer_options(&[]))
         .await
         .expect("alice");
@@ -400,37 +393,6 @@ async fn refused_greeting_with(pair: &Pair, body: Object) -> u16 {
     }
 }
 
-/// A find by `from` (a peer URI) for bob's `file`, proven with `secret`, as alpha would forward
-/// it: `(id, text)`.
-fn find_text(
-    from: &str,
-    file: &openpeer_protocol::peer_file::PublicPeerFile,
-    secret: &str,
-) -> (String, String) {
-    let n = nonce(&mut OsRng);
-    let expires = unix_now() + 600;
-    let proof = Object::new()
-        .with("$id", "p1")
-        .with("nonce", n.as_str())
-        .with("find", file.contact().to_string())
-        .with("findSecretProof", find_secret_proof(secret, &n, expires))
-        .with("findSecretProofExpires", expires)
-        .with("context", "c1")
-        .with(
-            "location",
-            Object::new().with("$id", "l1").with("contact", from),
-        );
-    let id = message_id(&mut OsRng);
-    let envelope = Envelope {
-        domain: Some("alpha.test".into()),
-        id: Some(id.clone()),
-        timestamp: Some(unix_now()),
-        ..Envelope::new(MessageKind::Request, Method::PeerLocationFind)
-    };
-    let body = Object::new().with("findProofBundle", Object::new().with("findProof", proof));
-    (id, message::encode(&Message::new(envelope, body)))
-}
-
 /// Whether `socket` receives a text message within `wait`.
 async fn receives(socket: &mut Socket, wait: Duration) -> Option<String> {
     match async_std::future::timeout(wait, socket.next()).await {
@@ -459,11 +421,12 @@ async fn finds_over_a_link_are_checked_like_local_ones_and_forwarded_verbatim() 
     // A requester of a third domain over alpha's link.
     let gamma_peer = format!("peer://gamma.test/{}", "a".repeat(64));
     let alpha_peer = format!("peer://alpha.test/{}", "b".repeat(64));
-    let (id, text) = find_text(&gamma_peer, &file, &secret);
+    let bob_uri = file.contact().to_string();
+    let (id, text) = find_request("alpha.test", &gamma_peer, None, &bob_uri, &secret);
     let answer = link.request_text(&id, text).await.expect("an answer");
-    assert_eq!(answer.error().unwrap().unwrap().code, 403);
+    assert_eq!(answer.error().unwrap().unwrap().code, 403, "{answer:?}");
     // A wrong find secret.
-    let (id, text) = find_text(&alpha_peer, &file, "not the secret");
+    let (id, text) = find_request("alpha.test", &alpha_peer, None, &bob_uri, "not the secret");
     let answer = link.request_text(&id, text).await.expect("an answer");
     assert_eq!(answer.error().unwrap().unwrap().code, 403);
     assert_eq!(
@@ -472,7 +435,7 @@ async fn finds_over_a_link_are_checked_like_local_ones_and_forwarded_verbatim() 
         "bob saw a refused find"
     );
     // A good one reaches bob byte for byte.
-    let (id, text) = find_text(&alpha_peer, &file, &secret);
+    let (id, text) = find_request("alpha.test", &alpha_peer, None, &bob_uri, &secret);
     let answer = link
         .request_text(&id, text.clone())
         .await
@@ -585,15 +548,8 @@ async fn certificates_re_signed_by_another_key_are_refused() {
     );
     let liar = lying_domain(forged).await;
     let (db, alpha, _alice) = alpha_with_beta_at(&liar).await;
-    let items = lookup(
-        alpha.local_addr(),
-        "alpha.test",
-        "identity://beta.test/",
-        "bob",
-    )
-    .await;
-    assert_eq!(items.len(), 1);
-    assert_eq!(error_code(&items[0]), Some(403), "{:?}", items[0]);
+    let item = bobs_item(&alpha).await;
+    assert_eq!(error_code(&item), Some(403), "{item:?}");
     assert_eq!(db.count("remote_certificates").await, 0);
     stop(alpha).await;
 }

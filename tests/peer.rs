@@ -5,13 +5,13 @@
 
 mod support;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use async_std::net::UdpSocket;
 use openpeer_gateway::peer::{Connection, Peer, PeerError, PeerOptions};
 use openpeer_protocol::uri::DomainName;
+use support::peers::{talk, within};
 use support::process::{Serving, free_port};
 use support::{TestDb, self_signed_pem, start, stop, tls_toml, unix_now, write_config};
 
@@ -25,12 +25,6 @@ fn options(addr: SocketAddr) -> PeerOptions {
         format!("http://{addr}"),
         DomainName::parse("localhost").unwrap(),
     )
-}
-
-async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    async_std::future::timeout(Duration::from_secs(30), future)
-        .await
-        .unwrap_or_else(|_| panic!("{what} took too long"))
 }
 
 async fn a_peer_registers_and_keeps_its_session_alive(db: TestDb) {
@@ -92,20 +86,6 @@ async fn a_peer_cannot_start_on_a_domain_that_is_not_served() {
     // Nothing listens any more.
     let gone = within("the start", Peer::start(options(addr))).await;
     assert!(matches!(gone, Err(PeerError::Http(_))), "{gone:?}");
-}
-
-/// Three datagrams each way.
-async fn talk(a: &Connection, b: &Connection) {
-    for i in 0..3 {
-        a.send(format!("from a {i}")).await.expect("send");
-        b.send(format!("from b {i}")).await.expect("send");
-    }
-    for i in 0..3 {
-        let got = within("a datagram", b.recv()).await.expect("recv");
-        assert_eq!(got, format!("from a {i}").into_bytes());
-        let got = within("a datagram", a.recv()).await.expect("recv");
-        assert_eq!(got, format!("from b {i}").into_bytes());
-    }
 }
 
 /// A finds B by its public peer file; B accepts.

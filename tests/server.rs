@@ -14,6 +14,7 @@ use openpeer_gateway::services::salt::SaltRepo as _;
 use openpeer_gateway::store::Store;
 use openpeer_protocol::certificates::CertificateSet;
 use openpeer_protocol::encoding::from_base64;
+use openpeer_protocol::finder::FinderEntry;
 use openpeer_protocol::json::{Object, Value};
 use openpeer_protocol::message::{self, MessageKind};
 use openpeer_protocol::salt::SaltBundle;
@@ -725,14 +726,26 @@ async fn finders_get_lists_signed_entries_never_more_than_asked(db: TestDb) {
     );
     let finder = bundle.get_object("finder").expect("finder");
     assert_eq!(finder.get_str("$id"), Some("gw-a"));
-    let protocol = finder
+    let protocols: Vec<(&str, &str)> = finder
         .get_object("protocols")
-        .and_then(|p| p.get_object("protocol"))
-        .expect("protocols.protocol");
-    assert_eq!(protocol.get_str("transport"), Some("websocket"));
+        .expect("protocols")
+        .get_list("protocol")
+        .iter()
+        .filter_map(|p| {
+            let p = p.as_object()?;
+            Some((p.get_str("transport")?, p.get_str("host")?))
+        })
+        .collect();
+    let (finder_url, link_url) = (
+        format!("ws://{addr}/finder"),
+        format!("ws://{addr}/federation/link"),
+    );
     assert_eq!(
-        protocol.get_str("host"),
-        Some(format!("ws://{addr}/finder").as_str())
+        protocols,
+        [
+            ("websocket", finder_url.as_str()),
+            ("finder-link", link_url.as_str())
+        ]
     );
     assert_eq!(finder.get_u64("priority"), Some(3));
     assert_eq!(finder.get_u64("weight"), Some(7));
@@ -1335,14 +1348,13 @@ async fn tls_with_pem_files(db: TestDb) {
         .await
         .message();
     let entry = objects(list(ok_body(&finders), &["finders"], "finderBundle"))[0].clone();
-    let host = entry
-        .get_object("finder")
-        .and_then(|f| f.get_object("protocols"))
-        .and_then(|p| p.get_object("protocol"))
-        .and_then(|p| p.get_str("host"))
-        .expect("host")
-        .to_owned();
-    assert_eq!(host, format!("wss://{addr}/finder"));
+    let finder = FinderEntry::from_object(entry.get_object("finder").expect("finder"))
+        .expect("a finder entry");
+    assert_eq!(finder.websocket, format!("wss://{addr}/finder"));
+    assert_eq!(
+        finder.link.as_deref(),
+        Some(format!("wss://{addr}/federation/link").as_str())
+    );
     let health = client.get(addr, "/healthz").await;
     assert_eq!((health.status, health.text().as_str()), (200, "ok\n"));
     stop(node).await;

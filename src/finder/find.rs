@@ -41,29 +41,15 @@ pub async fn peer_location_find(
             "too many finds on this connection; slow down",
         ));
     }
-    let id = request
-        .id
-        .as_deref()
-        .filter(|id| !id.is_empty() && id.len() <= 128)
-        .ok_or_else(|| bad_request("$id missing"))?;
-    let bundle = body
-        .get_object("findProofBundle")
-        .ok_or_else(|| bad_request("findProofBundle missing"))?;
-    let proof = bundle
-        .get_object("findProof")
-        .ok_or_else(|| bad_request("findProof missing"))?;
-    let from = proof
-        .get_object("location")
-        .and_then(|l| l.get_str("contact"))
-        .ok_or_else(|| bad_request("location.contact missing"))?;
+    let request = FindRequest::read(request, text, body)?;
     let requester = ctx
         .registry
-        .registered_on(connection, from)
+        .registered_on(connection, request.from)
         .ok_or_else(|| forbidden("register this location with session-create before finding"))?;
     let requester_uri =
         PeerUri::parse(&requester.contact).map_err(|e| Error::Protocol(e.into()))?;
     verify_bundle(
-        bundle,
+        request.bundle,
         "findProof",
         &PeerKey {
             uri: &requester_uri,
@@ -71,40 +57,70 @@ pub async fn peer_location_find(
         },
     )
     .map_err(|_| forbidden("find proof does not verify"))?;
-    let expires = proof
-        .get_u64("findSecretProofExpires")
-        .ok_or_else(|| bad_request("findSecretProofExpires missing"))?;
-    check_expiry(expires, now, MAX_PROOF_LIFETIME)?;
-    let nonce = short_text(proof, "nonce", "nonce missing")?;
-    let target = proof
-        .get_str("find")
-        .ok_or_else(|| bad_request("find missing"))?;
-    let target_domain = PeerUri::parse(target)
+    check_expiry(request.expires, now, MAX_PROOF_LIFETIME)?;
+    let target_domain = PeerUri::parse(request.target)
         .map_err(|_| bad_request("find is not a peer URI"))?
         .domain()
         .clone();
-    let request = FindRequest {
-        id,
-        text,
-        body,
-        nonce,
-        expires,
-        target,
-    };
     if target_domain != ctx.settings.domain {
         return forward(ctx, connection, &target_domain, &request, now).await;
     }
     introduce(ctx, connection, &request, now).await
 }
 
-/// A find as the target's finder checks it, wherever it came from.
+/// The parts of a find the finders read (spec §6.11), wherever it came from; a missing or
+/// mistyped one is a bad request.
 struct FindRequest<'a> {
+    /// `$id`: notifies for the find carry it too.
     id: &'a str,
+    /// The request exactly as received, forwarded as it is.
     text: &'a str,
     body: &'a Object,
+    /// `findProofBundle`, signed by the requester.
+    bundle: &'a Object,
+    /// The requester's contact (`location.contact`).
+    from: &'a str,
     nonce: &'a str,
+    /// `findSecretProof`.
+    presented: &'a str,
     expires: u64,
+    /// The peer URI of the peer looked for.
     target: &'a str,
+}
+
+impl<'a> FindRequest<'a> {
+    fn read(envelope: &'a Envelope, text: &'a str, body: &'a Object) -> Result<Self, Error> {
+        let id = envelope
+            .id
+            .as_deref()
+            .filter(|id| !id.is_empty() && id.len() <= 128)
+            .ok_or_else(|| bad_request("$id missing"))?;
+        let bundle = body
+            .get_object("findProofBundle")
+            .ok_or_else(|| bad_request("findProofBundle missing"))?;
+        let proof = bundle
+            .get_object("findProof")
+            .ok_or_else(|| bad_request("findProof missing"))?;
+        let text_of = |key: &str, missing: &'static str| {
+            proof.get_str(key).ok_or_else(|| bad_request(missing))
+        };
+        Ok(FindRequest {
+            id,
+            text,
+            body,
+            bundle,
+            from: proof
+                .get_object("location")
+                .and_then(|l| l.get_str("contact"))
+                .ok_or_else(|| bad_request("location.contact missing"))?,
+            nonce: short_text(proof, "nonce", "nonce missing")?,
+            presented: text_of("findSecretProof", "findSecretProof missing")?,
+            expires: proof
+                .get_u64("findSecretProofExpires")
+                .ok_or_else(|| bad_request("findSecretProofExpires missing"))?,
+            target: text_of("find", "find missing")?,
+        })
+    }
 }
 
 /// Sends a find for a peer of `domain` over the link to that domain's finder (architecture §4
@@ -160,46 +176,26 @@ pub async fn linked_find(
     body: &Object,
     now: u64,
 ) -> Result<Object, Error> {
-    let id = request
-        .id
-        .as_deref()
-        .filter(|id| !id.is_empty() && id.len() <= 128)
-        .ok_or_else(|| bad_request("$id missing"))?;
-    let proof = body
-        .get_object("findProofBundle")
-        .and_then(|b| b.get_object("findProof"))
-        .ok_or_else(|| bad_request("findProof missing"))?;
-    let from = proof
-        .get_object("location")
-        .and_then(|l| l.get_str("contact"))
-        .and_then(|c| PeerUri::parse(c).ok())
-        .ok_or_else(|| bad_request("location.contact missing"))?;
+    let request = FindRequest::read(request, text, body)?;
+    let from = PeerUri::parse(request.from)
+        .map_err(|_| bad_request("location.contact is not a peer URI"))?;
     if from.domain() != domain {
         return Err(forbidden(
             "the requester is not a peer of the link's domain",
         ));
     }
-    let expires = proof
-        .get_u64("findSecretProofExpires")
-        .ok_or_else(|| bad_request("findSecretProofExpires missing"))?;
-    check_expiry(expires, now, MAX_PROOF_LIFETIME)?;
-    let target = proof
-        .get_str("find")
-        .ok_or_else(|| bad_request("find missing"))?;
-    if PeerUri::parse(target).ok().as_ref().map(PeerUri::domain) != Some(&ctx.settings.domain) {
+    check_expiry(request.expires, now, MAX_PROOF_LIFETIME)?;
+    if PeerUri::parse(request.target)
+        .ok()
+        .as_ref()
+        .map(PeerUri::domain)
+        != Some(&ctx.settings.domain)
+    {
         return Err(Error::refused(
             ResultCode::NotFound,
             "the peer is not of this domain",
         ));
     }
-    let request = FindRequest {
-        id,
-        text,
-        body,
-        nonce: short_text(proof, "nonce", "nonce missing")?,
-        expires,
-        target,
-    };
     introduce(ctx, link, &request, now).await
 }
 
@@ -218,14 +214,11 @@ async fn introduce(
         text,
         body,
         nonce,
+        presented,
         expires,
         target,
+        ..
     } = *request;
-    let presented = body
-        .get_object("findProofBundle")
-        .and_then(|b| b.get_object("findProof"))
-        .and_then(|p| p.get_str("findSecretProof"))
-        .ok_or_else(|| bad_request("findSecretProof missing"))?;
     let findable: Vec<Registration> = ctx
         .registry
         .locations_of(target)

@@ -8,10 +8,12 @@ use async_tungstenite::WebSocketStream;
 use async_tungstenite::tungstenite::Message as WsMessage;
 use futures_util::StreamExt as _;
 use openpeer_protocol::json::Object;
-use openpeer_protocol::message::{self, Message, Method};
+use openpeer_protocol::message::{self, Envelope, Message, MessageKind, Method};
 use openpeer_protocol::peer_file::PublicPeerFile;
-use openpeer_protocol::random::nonce;
+use openpeer_protocol::proof::find_secret_proof;
+use openpeer_protocol::random::{message_id, nonce};
 use openpeer_protocol::signature::{KeyReference, SigningKey, sign_bundle};
+use openpeer_protocol::uri::PeerUri;
 use rand_core::OsRng;
 
 use super::identity::{protocol, protocol_for};
@@ -109,4 +111,46 @@ pub fn good(key: &SigningKey, file: &PublicPeerFile) -> String {
         unix_now() + 3600,
         &nonce(&mut OsRng),
     )
+}
+
+/// A `peer-location-find` of `domain` by `from` (a peer URI) for `target`, proven with `secret`
+/// and signed with `signer` when given (a find arriving over a finder-to-finder link is not
+/// signature checked there): its `$id` and text.
+pub fn find_request(
+    domain: &str,
+    from: &str,
+    signer: Option<&SigningKey>,
+    target: &str,
+    secret: &str,
+) -> (String, String) {
+    let n = nonce(&mut OsRng);
+    let expires = unix_now() + 600;
+    let proof = Object::new()
+        .with("nonce", n.as_str())
+        .with("find", target)
+        .with("findSecretProof", find_secret_proof(secret, &n, expires))
+        .with("findSecretProofExpires", expires)
+        .with("context", "c1")
+        .with(
+            "location",
+            Object::new()
+                .with("$id", "location-1")
+                .with("contact", from),
+        );
+    let bundle = match signer {
+        Some(key) => {
+            let uri = PeerUri::parse(from).expect("a peer URI");
+            sign_bundle("findProof", proof, key, &KeyReference::Uri(uri), &mut OsRng)
+        }
+        None => Object::new().with("findProof", proof.with("$id", "p1")),
+    };
+    let id = message_id(&mut OsRng);
+    let envelope = Envelope {
+        domain: Some(domain.to_owned()),
+        id: Some(id.clone()),
+        timestamp: Some(unix_now()),
+        ..Envelope::new(MessageKind::Request, Method::PeerLocationFind)
+    };
+    let body = Object::new().with("findProofBundle", bundle);
+    (id, message::encode(&Message::new(envelope, body)))
 }

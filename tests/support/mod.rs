@@ -29,6 +29,7 @@ pub mod federation;
 pub mod finder;
 pub mod identity;
 pub mod oidc;
+pub mod peers;
 pub mod process;
 pub mod proxy;
 
