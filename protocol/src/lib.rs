@@ -26,6 +26,7 @@ pub mod json;
 pub mod link;
 pub mod message;
 pub mod peer_file;
+pub mod peer_location_find;
 pub mod proof;
 pub mod random;
 pub mod salt;

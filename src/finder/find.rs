@@ -8,6 +8,7 @@ use openpeer_protocol::error::ResultCode;
 use openpeer_protocol::json::{Object, Value};
 use openpeer_protocol::link::{LinkHello, MAX_HELLO_LIFETIME};
 use openpeer_protocol::message::Envelope;
+use openpeer_protocol::peer_location_find::FindRequest;
 use openpeer_protocol::proof::{check, find_secret_proof};
 use openpeer_protocol::random::nonce as random_nonce;
 use openpeer_protocol::signature::{PeerKey, verify_bundle};
@@ -16,9 +17,7 @@ use rand_core::OsRng;
 
 use super::registry::{ConnectionId, Outbound, Registration, Registry};
 use super::routes::Routes;
-use super::{
-    Context, MAX_PROOF_LIFETIME, bad_request, check_expiry, forbidden, location_ids, short_text,
-};
+use super::{Context, MAX_PROOF_LIFETIME, bad_request, check_expiry, forbidden};
 use crate::error::Error;
 
 /// Answers a find from `connection` and forwards `text`, the request exactly as received, to
@@ -41,7 +40,8 @@ pub async fn peer_location_find(
             "too many finds on this connection; slow down",
         ));
     }
-    let request = FindRequest::read(request, text, body)?;
+    let find = Find::read(request, text, body)?;
+    let request = &find.request;
     let requester = ctx
         .registry
         .registered_on(connection, request.from)
@@ -58,68 +58,38 @@ pub async fn peer_location_find(
     )
     .map_err(|_| forbidden("find proof does not verify"))?;
     check_expiry(request.expires, now, MAX_PROOF_LIFETIME)?;
-    let target_domain = PeerUri::parse(request.target)
+    let target_domain = PeerUri::parse(request.find)
         .map_err(|_| bad_request("find is not a peer URI"))?
         .domain()
         .clone();
     if target_domain != ctx.settings.domain {
-        return forward(ctx, connection, &target_domain, &request, now).await;
+        return forward(ctx, connection, &target_domain, &find, now).await;
     }
-    introduce(ctx, connection, &request, now).await
+    introduce(ctx, connection, &find, now).await
 }
 
-/// The parts of a find the finders read (spec §6.11), wherever it came from; a missing or
-/// mistyped one is a bad request.
-struct FindRequest<'a> {
-    /// `$id`: notifies for the find carry it too.
+/// A find as the finders handle it (spec §6.11), wherever it came from: its `$id`, its text as
+/// received (forwarded as it is), and its body read through the protocol's one reader.
+struct Find<'a> {
     id: &'a str,
-    /// The request exactly as received, forwarded as it is.
     text: &'a str,
-    body: &'a Object,
-    /// `findProofBundle`, signed by the requester.
-    bundle: &'a Object,
-    /// The requester's contact (`location.contact`).
-    from: &'a str,
-    nonce: &'a str,
-    /// `findSecretProof`.
-    presented: &'a str,
-    expires: u64,
-    /// The peer URI of the peer looked for.
-    target: &'a str,
+    request: FindRequest<'a>,
 }
 
-impl<'a> FindRequest<'a> {
+impl<'a> Find<'a> {
+    /// Reads a find; a missing or mistyped field is a bad request.
     fn read(envelope: &'a Envelope, text: &'a str, body: &'a Object) -> Result<Self, Error> {
         let id = envelope
             .id
             .as_deref()
             .filter(|id| !id.is_empty() && id.len() <= 128)
             .ok_or_else(|| bad_request("$id missing"))?;
-        let bundle = body
-            .get_object("findProofBundle")
-            .ok_or_else(|| bad_request("findProofBundle missing"))?;
-        let proof = bundle
-            .get_object("findProof")
-            .ok_or_else(|| bad_request("findProof missing"))?;
-        let text_of = |key: &str, missing: &'static str| {
-            proof.get_str(key).ok_or_else(|| bad_request(missing))
-        };
-        Ok(FindRequest {
-            id,
-            text,
-            body,
-            bundle,
-            from: proof
-                .get_object("location")
-                .and_then(|l| l.get_str("contact"))
-                .ok_or_else(|| bad_request("location.contact missing"))?,
-            nonce: short_text(proof, "nonce", "nonce missing")?,
-            presented: text_of("findSecretProof", "findSecretProof missing")?,
-            expires: proof
-                .get_u64("findSecretProofExpires")
-                .ok_or_else(|| bad_request("findSecretProofExpires missing"))?,
-            target: text_of("find", "find missing")?,
-        })
+        let request = FindRequest::read(body)
+            .map_err(|_| bad_request("findProofBundle lacks a field of peer-location-find"))?;
+        if request.nonce.is_empty() || request.nonce.len() > 128 {
+            return Err(bad_request("nonce missing"));
+        }
+        Ok(Find { id, text, request })
     }
 }
 
@@ -129,16 +99,17 @@ async fn forward(
     ctx: &Context<'_>,
     connection: ConnectionId,
     domain: &DomainName,
-    request: &FindRequest<'_>,
+    find: &Find<'_>,
     now: u64,
 ) -> Result<Object, Error> {
     let bridge = ctx.bridge;
     bridge.remotes.check_policy(domain).map_err(Error::Remote)?;
+    let request = &find.request;
     if !ctx.nonces.use_nonce(request.nonce, request.expires).await? {
         return Err(forbidden("nonce already used"));
     }
     let hello = || link_hello(ctx, domain, now);
-    let find = (request.id, request.text);
+    let find = (find.id, find.text);
     bridge
         .links
         .forward_find(&bridge.remotes, domain, hello, find, connection, now)
@@ -176,7 +147,8 @@ pub async fn linked_find(
     body: &Object,
     now: u64,
 ) -> Result<Object, Error> {
-    let request = FindRequest::read(request, text, body)?;
+    let find = Find::read(request, text, body)?;
+    let request = &find.request;
     let from = PeerUri::parse(request.from)
         .map_err(|_| bad_request("location.contact is not a peer URI"))?;
     if from.domain() != domain {
@@ -185,7 +157,7 @@ pub async fn linked_find(
         ));
     }
     check_expiry(request.expires, now, MAX_PROOF_LIFETIME)?;
-    if PeerUri::parse(request.target)
+    if PeerUri::parse(request.find)
         .ok()
         .as_ref()
         .map(PeerUri::domain)
@@ -196,7 +168,7 @@ pub async fn linked_find(
             "the peer is not of this domain",
         ));
     }
-    introduce(ctx, link, &request, now).await
+    introduce(ctx, link, &find, now).await
 }
 
 /// The target side of a find from `requester` (a peer's connection or a link): the target's
@@ -206,17 +178,15 @@ pub async fn linked_find(
 async fn introduce(
     ctx: &Context<'_>,
     requester: ConnectionId,
-    request: &FindRequest<'_>,
+    find: &Find<'_>,
     now: u64,
 ) -> Result<Object, Error> {
+    let Find { id, text, request } = find;
     let FindRequest {
-        id,
-        text,
-        body,
+        find: target,
         nonce,
-        presented,
+        find_secret_proof: presented,
         expires,
-        target,
         ..
     } = *request;
     let findable: Vec<Registration> = ctx
@@ -250,14 +220,9 @@ async fn introduce(
     if !ctx.nonces.use_nonce(nonce, expires).await? {
         return Err(forbidden("nonce already used"));
     }
-    let excluded = body
-        .get_object("exclude")
-        .and_then(|e| e.get_object("locations"))
-        .map(location_ids)
-        .unwrap_or_default();
     let callees: Vec<Registration> = proven
         .into_iter()
-        .filter(|r| !excluded.iter().any(|x| x == &r.location_id))
+        .filter(|r| !request.exclude.contains(&r.location_id.as_str()))
         .collect();
     if callees.is_empty() {
         return Err(Error::refused(

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use openpeer_protocol::cipher::{peer_secret_key, split_decrypt, split_encrypt};
 use openpeer_protocol::json::Object;
 use openpeer_protocol::peer_file::PublicPeerFile;
+use openpeer_protocol::peer_location_find::{FindProof, FindRequest, find_request_body};
 use openpeer_protocol::proof::{self, ProofError, find_secret_proof};
 use openpeer_protocol::random::{nonce, random_bytes, random_string};
 use openpeer_protocol::seal::{open, seal};
@@ -89,25 +90,20 @@ pub(crate) fn find_request(
     let expires = now + FIND_PROOF_LIFETIME;
     let key = peer_secret_key(&peer_secret);
     let ice_password = Zeroizing::new(random_string(&mut OsRng, ICE_PASSWORD_LEN));
-    let proof = Object::new()
-        .with("nonce", n.as_str())
-        .with("created", now)
-        .with("find", target.contact().to_string())
-        .with(
-            "findSecretProof",
-            find_secret_proof(find_secret, &n, expires),
-        )
-        .with("findSecretProofExpires", expires)
-        .with("context", context.as_str())
-        .with("peerSecretEncrypted", sealed)
-        .with("iceUsernameFrag", random_string(&mut OsRng, ICE_UFRAG_LEN))
-        .with(
-            "icePasswordEncrypted",
-            split_encrypt(&key, ice_password.as_bytes(), &mut OsRng),
-        )
-        .with("iceFinal", true)
-        .with("location", local.location(vec![host_candidate(local.host)]));
-    let bundle = local.sign("findProof", proof);
+    let proof = FindProof {
+        find_secret_proof: find_secret_proof(find_secret, &n, expires),
+        nonce: n,
+        created: now,
+        find: target.contact().to_string(),
+        find_secret_proof_expires: expires,
+        context: context.clone(),
+        peer_secret_encrypted: sealed,
+        ice_username_frag: random_string(&mut OsRng, ICE_UFRAG_LEN),
+        ice_password_encrypted: split_encrypt(&key, ice_password.as_bytes(), &mut OsRng),
+        ice_final: true,
+        location: local.location(vec![host_candidate(local.host)]),
+    };
+    let bundle = local.sign("findProof", proof.to_object());
     let digest = digest_value(&bundle)
         .ok_or(PeerError::Malformed("own find signature"))?
         .to_owned();
@@ -117,7 +113,7 @@ pub(crate) fn find_request(
         peer_secret,
         digest,
     };
-    Ok((Object::new().with("findProofBundle", bundle), outgoing))
+    Ok((find_request_body(bundle, &[]), outgoing))
 }
 
 /// The found peer's checks of a forwarded find (spec §6.11): the target is `local`, the
@@ -133,39 +129,27 @@ pub(crate) fn verify_find_request(
     now: u64,
     nonces: &mut NonceCache,
 ) -> Result<IncomingFind, Rejection> {
-    let bundle = body
-        .get_object("findProofBundle")
-        .ok_or(Rejection::Malformed("findProofBundle"))?;
-    let proof = bundle
-        .get_object("findProof")
-        .ok_or(Rejection::Malformed("findProof"))?;
+    let request = FindRequest::read(body).map_err(Rejection::Malformed)?;
+    let (bundle, proof) = (request.bundle, request.proof);
     let text = |key: &'static str| proof.get_str(key).ok_or(Rejection::Malformed(key));
-    let target = PeerUri::parse(text("find")?).map_err(|_| Rejection::Malformed("find"))?;
+    let target = PeerUri::parse(request.find).map_err(|_| Rejection::Malformed("find"))?;
     if &target != local.contact() {
         return Err(Rejection::NotForMe);
     }
     let find_secret = local.find_secret().ok_or(Rejection::NotForMe)?;
-    let n = text("nonce")?;
-    let expires = proof
-        .get_u64("findSecretProofExpires")
-        .ok_or(Rejection::Malformed("findSecretProofExpires"))?;
+    let (n, expires) = (request.nonce, request.expires);
     if expires > now.saturating_add(MAX_FIND_PROOF_LIFETIME) {
         return Err(Rejection::Expired);
     }
     proof::check(
         &find_secret_proof(find_secret, n, expires),
-        text("findSecretProof")?,
+        request.find_secret_proof,
         expires,
         now,
     )
     .map_err(proof_rejection)?;
-    let location = proof
-        .get_object("location")
-        .ok_or(Rejection::Malformed("location"))?;
-    let requester = location
-        .get_str("contact")
-        .and_then(|c| PeerUri::parse(c).ok())
-        .ok_or(Rejection::Malformed("location.contact"))?;
+    let requester =
+        PeerUri::parse(request.from).map_err(|_| Rejection::Malformed("location.contact"))?;
     let signer = bundle
         .get_object("signature")
         .and_then(|s| s.get_object("key"))

@@ -10,6 +10,7 @@ use futures_util::StreamExt as _;
 use openpeer_protocol::json::Object;
 use openpeer_protocol::message::{self, Envelope, Message, MessageKind, Method};
 use openpeer_protocol::peer_file::PublicPeerFile;
+use openpeer_protocol::peer_location_find::{FindProof, find_request_body};
 use openpeer_protocol::proof::find_secret_proof;
 use openpeer_protocol::random::{message_id, nonce};
 use openpeer_protocol::signature::{KeyReference, SigningKey, sign_bundle};
@@ -125,18 +126,23 @@ pub fn find_request(
 ) -> (String, String) {
     let n = nonce(&mut OsRng);
     let expires = unix_now() + 600;
-    let proof = Object::new()
-        .with("nonce", n.as_str())
-        .with("find", target)
-        .with("findSecretProof", find_secret_proof(secret, &n, expires))
-        .with("findSecretProofExpires", expires)
-        .with("context", "c1")
-        .with(
-            "location",
-            Object::new()
-                .with("$id", "location-1")
-                .with("contact", from),
-        );
+    // The parts only the found peer reads carry placeholders: finders never open them.
+    let proof = FindProof {
+        find_secret_proof: find_secret_proof(secret, &n, expires),
+        nonce: n,
+        created: unix_now(),
+        find: target.to_owned(),
+        find_secret_proof_expires: expires,
+        context: "c1".into(),
+        peer_secret_encrypted: "sealed".into(),
+        ice_username_frag: "ufrag".into(),
+        ice_password_encrypted: "iv:password".into(),
+        ice_final: true,
+        location: Object::new()
+            .with("$id", "location-1")
+            .with("contact", from),
+    }
+    .to_object();
     let bundle = match signer {
         Some(key) => {
             let uri = PeerUri::parse(from).expect("a peer URI");
@@ -151,6 +157,6 @@ pub fn find_request(
         timestamp: Some(unix_now()),
         ..Envelope::new(MessageKind::Request, Method::PeerLocationFind)
     };
-    let body = Object::new().with("findProofBundle", bundle);
+    let body = find_request_body(bundle, &[]);
     (id, message::encode(&Message::new(envelope, body)))
 }
