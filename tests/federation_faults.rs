@@ -24,22 +24,28 @@ use openpeer_federation::http::HttpClient;
 use openpeer_federation::trust::Pin;
 use openpeer_gateway::app::RunningGateway;
 use openpeer_gateway::keys::ServiceType;
-use openpeer_gateway::peer::{Peer, PeerError};
+use openpeer_gateway::peer::{Peer, PeerError, PeerOptions};
+use openpeer_protocol::dev::DevDomain;
 use openpeer_protocol::json::{Object, Value};
 use openpeer_protocol::link::LinkHello;
 use openpeer_protocol::message::{self, Envelope, Message, MessageKind, Method};
+use openpeer_protocol::peer_file::{PeerFileOptions, PublicPeerFile};
 use openpeer_protocol::random::nonce;
 use openpeer_protocol::signature::{SignatureSuite, SigningKey};
 use openpeer_protocol::uri::DomainName;
 use rand_core::OsRng;
+use support::federation::PASSWORD;
 use support::federation::{Pair, Side, pair_with, published_peer};
 use support::finder::{Socket, connect, exchange, find_request, good_in_own_domain};
-use support::identity::{lookup_body_at, peer_of, protocol_for};
-use support::{TestDb, call, ok_body, start, stop, unix_now};
+use support::identity::{
+    create_account_of, login_of, lookup_body_at, lookup_update_body, peer_of, protocol_for,
+};
+use support::{TestDb, call, ok_body, post, start, stop, unix_now};
 
 crate::on_both_backends!(
     pinned_keys_that_change_are_refused_and_nothing_is_stored,
     a_denied_domain_is_neither_asked_nor_trusted,
+    a_foreign_peer_file_is_bound_only_when_its_salt_verifies_at_its_domain,
 );
 
 const LOOKUP: &str = "/openpeer/identity-lookup/identity-lookup";
@@ -205,7 +211,7 @@ async fn a_remote_domain_that_is_down_or_hangs_leaves_local_service_fast() {
         ("down", format!("http://{closed}")),
         ("hanging", format!("http://{hanging}")),
     ] {
-        let (_db, alpha, _alice) = alpha_with_beta_at(&url).await;
+        let (_db, alpha, alice) = alpha_with_beta_at(&url).await;
         let addr = alpha.local_addr();
         // A lookup naming a local and a remote identity: the local one is answered, the remote
         // one gets 480, within the one-second timeout (and a little).
@@ -263,8 +269,68 @@ async fn a_remote_domain_that_is_down_or_hangs_leaves_local_service_fast() {
             took < Duration::from_secs(4),
             "{what}: the remote part took {took:?}"
         );
+        // A find for a peer of beta gets 480 within the timeout, while a find between two
+        // peers of alpha is answered at once.
+        let bob = beta_peer_file();
+        let finder = alice.clone();
+        let started = Instant::now();
+        let remote = async_std::task::spawn(async move {
+            let outcome = finder.find(&bob).await;
+            (outcome, started.elapsed())
+        });
+        async_std::task::sleep(Duration::from_millis(100)).await;
+        let dave = Peer::start(PeerOptions::new(
+            format!("http://{addr}"),
+            domain("alpha.test"),
+        ))
+        .await
+        .expect("dave");
+        let listener = dave.clone();
+        let accepting = async_std::task::spawn(async move { listener.accept().await });
+        let local_started = Instant::now();
+        alice
+            .find(dave.public_peer_file())
+            .await
+            .unwrap_or_else(|e| panic!("{what}: a local find failed: {e}"));
+        accepting.await.expect("dave accepts");
+        let local_took = local_started.elapsed();
+        assert!(
+            local_took < Duration::from_secs(1),
+            "{what}: local find took {local_took:?}"
+        );
+        let (outcome, took) = remote.await;
+        assert!(
+            matches!(outcome, Err(PeerError::Refused { code: 480, .. })),
+            "{what}: {outcome:?}"
+        );
+        assert!(
+            took < Duration::from_secs(4),
+            "{what}: the remote find took {took:?}"
+        );
         stop(alpha).await;
     }
+}
+
+/// A findable public peer file of `beta.test` (on a salt of keys the test makes: the find never
+/// gets far enough for anyone to check it).
+fn beta_peer_file() -> PublicPeerFile {
+    let beta = DevDomain::generate(
+        domain("beta.test"),
+        SignatureSuite::Ed25519,
+        unix_now() + 86_400,
+        &mut OsRng,
+    )
+    .unwrap();
+    let salt = beta.salt_bundle(&mut OsRng);
+    let key = SigningKey::generate(SignatureSuite::Ed25519, &mut OsRng).unwrap();
+    let now = unix_now();
+    let options = PeerFileOptions {
+        salt_bundle: &salt,
+        created: now,
+        expires: now + 86_400,
+        findable: true,
+    };
+    PublicPeerFile::generate(&key, &options, &mut OsRng).unwrap()
 }
 
 /// A finder-to-finder link client to `side`, as if from alpha.
@@ -552,4 +618,73 @@ async fn certificates_re_signed_by_another_key_are_refused() {
     assert_eq!(error_code(&item), Some(403), "{item:?}");
     assert_eq!(db.count("remote_certificates").await, 0);
     stop(alpha).await;
+}
+
+async fn a_foreign_peer_file_is_bound_only_when_its_salt_verifies_at_its_domain(db: TestDb) {
+    let pair = pair_with(db, false, "", "");
+    let (alpha, beta) = start_pair(&pair).await;
+    create_account_of(&pair.alpha.db, "alpha.test", "carol", PASSWORD).await;
+    let body = format!("{{\"username\":\"carol\",\"password\":\"{PASSWORD}\"}}");
+    let login = login_of(
+        &post(alpha.local_addr(), "/identity/v1/local/login", &body)
+            .await
+            .message(),
+    );
+    let update = |key: &SigningKey, file: &PublicPeerFile| {
+        protocol_for(
+            "alpha.test",
+            Method::IdentityLookupUpdate,
+            lookup_update_body(&login, key, file),
+        )
+    };
+    const UPDATE: &str = "/openpeer/identity/identity-lookup-update";
+    // A peer file on a salt beta really signed: alpha checks it under beta's certificates.
+    let (key, file) = peer_of(beta.local_addr(), "beta.test").await;
+    let bound = call(alpha.local_addr(), UPDATE, &update(&key, &file)).await;
+    assert!(bound.error().is_none(), "{bound:?}");
+    assert_eq!(pair.alpha.db.count("lookup_entries").await, 1);
+    // One on a salt "beta.test" signed with keys beta never had.
+    let impostor = DevDomain::generate(
+        domain("beta.test"),
+        SignatureSuite::Ed25519,
+        unix_now() + 86_400,
+        &mut OsRng,
+    )
+    .unwrap();
+    let salt = impostor.salt_bundle(&mut OsRng);
+    let forged_key = SigningKey::generate(SignatureSuite::Ed25519, &mut OsRng).unwrap();
+    let now = unix_now();
+    let options = PeerFileOptions {
+        salt_bundle: &salt,
+        created: now,
+        expires: now + 86_400,
+        findable: true,
+    };
+    let forged = PublicPeerFile::generate(&forged_key, &options, &mut OsRng).unwrap();
+    let refused = call(alpha.local_addr(), UPDATE, &update(&forged_key, &forged)).await;
+    assert_eq!(
+        refused
+            .error()
+            .expect("refused")
+            .expect("an error element")
+            .code,
+        403
+    );
+    // The binding is still the first peer's.
+    let item = lookup(
+        alpha.local_addr(),
+        "alpha.test",
+        "identity://alpha.test/",
+        "carol",
+    )
+    .await;
+    let peer = Object::new().with("peer", item[0].get_object("peer").unwrap().clone());
+    assert_eq!(
+        PublicPeerFile::validate(&peer, unix_now(), None)
+            .unwrap()
+            .contact(),
+        file.contact()
+    );
+    stop(alpha).await;
+    stop(beta).await;
 }

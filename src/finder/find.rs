@@ -32,7 +32,7 @@ pub async fn peer_location_find(
     text: &str,
     body: &Object,
     now: u64,
-) -> Result<Object, Error> {
+) -> Result<FindOutcome, Error> {
     let limit = ctx.settings.finder.max_finds_per_second;
     if !ctx.registry.allow_find(connection, now, limit) {
         return Err(Error::refused(
@@ -63,9 +63,42 @@ pub async fn peer_location_find(
         .domain()
         .clone();
     if target_domain != ctx.settings.domain {
-        return forward(ctx, connection, &target_domain, &find, now).await;
+        ctx.bridge
+            .remotes
+            .check_policy(&target_domain)
+            .map_err(Error::Remote)?;
+        if !ctx.nonces.use_nonce(request.nonce, request.expires).await? {
+            return Err(forbidden("nonce already used"));
+        }
+        return Ok(FindOutcome::Forward(Forwarding {
+            domain: target_domain,
+            id: find.id.to_owned(),
+            text: find.text.to_owned(),
+        }));
     }
-    introduce(ctx, connection, &find, now).await
+    introduce(ctx, connection, &find, now)
+        .await
+        .map(FindOutcome::Answered)
+}
+
+/// What becomes of a find a peer sent its own finder.
+pub enum FindOutcome {
+    /// Answered here: the target is of this domain.
+    Answered(Object),
+    /// Checked here and to be carried to the target's domain, whose finder answers it; the
+    /// caller does that without holding up the requester's connection.
+    Forward(Forwarding),
+}
+
+/// A find for a peer of another domain that this finder checked (rate, registration,
+/// signature, expiry, policy, nonce).
+pub struct Forwarding {
+    /// The target's domain.
+    pub domain: DomainName,
+    /// The find's `$id`.
+    pub id: String,
+    /// The find exactly as the requester sent it.
+    pub text: String,
 }
 
 /// A find as the finders handle it (spec §6.11), wherever it came from: its `$id`, its text as
@@ -93,26 +126,22 @@ impl<'a> Find<'a> {
     }
 }
 
-/// Sends a find for a peer of `domain` over the link to that domain's finder (architecture §4
-/// "Federation" (4)), after spending its nonce here too, and answers with that finder's answer.
-async fn forward(
+/// Carries a checked find from `requester` over the link to its target's finder (architecture
+/// §4 "Federation" (4)) and returns that finder's answer; the callee's notifies follow the
+/// find's route back.
+pub async fn forward(
     ctx: &Context<'_>,
-    connection: ConnectionId,
-    domain: &DomainName,
-    find: &Find<'_>,
+    requester: ConnectionId,
+    forwarding: &Forwarding,
     now: u64,
 ) -> Result<Object, Error> {
     let bridge = ctx.bridge;
-    bridge.remotes.check_policy(domain).map_err(Error::Remote)?;
-    let request = &find.request;
-    if !ctx.nonces.use_nonce(request.nonce, request.expires).await? {
-        return Err(forbidden("nonce already used"));
-    }
+    let domain = &forwarding.domain;
     let hello = || link_hello(ctx, domain, now);
-    let find = (find.id, find.text);
+    let find = (forwarding.id.as_str(), forwarding.text.as_str());
     bridge
         .links
-        .forward_find(&bridge.remotes, domain, hello, find, connection, now)
+        .forward_find(&bridge.remotes, domain, hello, find, requester, now)
         .await
 }
 

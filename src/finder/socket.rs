@@ -17,9 +17,10 @@ use futures_util::StreamExt as _;
 use openpeer_federation::clock::unix_now;
 use openpeer_protocol::error::ResultCode;
 use openpeer_protocol::json::Object;
-use openpeer_protocol::message::{self, Message, MessageKind, Method};
+use openpeer_protocol::message::{self, Envelope, Message, MessageKind, Method};
 use openpeer_protocol::uri::DomainName;
 
+use super::find::{FindOutcome, Forwarding};
 use super::registry::{ConnectionId, Outbound};
 use super::{Context, find, relay, session};
 use crate::envelope::{check_request, result_document, undecodable_document};
@@ -119,7 +120,7 @@ pub fn context(gateway: &Gateway) -> Context<'_> {
 
 /// Handles one document received on channel 0; `Some` is the answer to send back.
 async fn answer(
-    gateway: &Gateway,
+    gateway: &Arc<Gateway>,
     side: &Side,
     connection: ConnectionId,
     text: &str,
@@ -151,20 +152,60 @@ async fn answer(
     };
     let started = Instant::now();
     let outcome = match check_request(ctx.settings, envelope, addressed_to, now) {
-        Ok(method) => {
-            let outcome = call(&ctx, side, connection, method, text, &received, now).await;
-            let code = outcome.as_ref().map_or_else(|e| e.wire().0.code(), |_| 200);
-            ctx.metrics.observe(
-                method.handler().as_str(),
-                method.name(),
-                code,
-                started.elapsed(),
-            );
-            outcome
+        Ok(Method::PeerLocationFind) if *side == Side::Peer => {
+            let body = &received.body;
+            match find::peer_location_find(&ctx, connection, envelope, text, body, now).await {
+                Ok(FindOutcome::Answered(body)) => Ok(body),
+                Ok(FindOutcome::Forward(forwarding)) => {
+                    let envelope = envelope.clone();
+                    spawn_forward(Arc::clone(gateway), connection, envelope, forwarding, now);
+                    return None;
+                }
+                Err(e) => Err(e),
+            }
         }
+        Ok(method) => call(&ctx, side, connection, method, text, &received, now).await,
         Err(e) => Err(e),
     };
+    observe(&ctx, envelope, &outcome, started);
     Some(result_document(envelope, outcome.map(Reply::Body), Some(now)).0)
+}
+
+/// Counts a request in the metrics (unknown methods are counted by HTTP only).
+fn observe(
+    ctx: &Context<'_>,
+    envelope: &Envelope,
+    outcome: &Result<Object, Error>,
+    started: Instant,
+) {
+    if let Ok(method) = envelope.method() {
+        let code = outcome.as_ref().map_or_else(|e| e.wire().0.code(), |_| 200);
+        let handler = method.handler();
+        ctx.metrics
+            .observe(handler.as_str(), method.name(), code, started.elapsed());
+    }
+}
+
+/// Carries a find for another domain's peer over the link in a task of its own, so that the
+/// requester's other messages are not held up by a slow or unreachable domain; the answer then
+/// goes down the requester's connection like any other.
+fn spawn_forward(
+    gateway: Arc<Gateway>,
+    connection: ConnectionId,
+    envelope: Envelope,
+    forwarding: Forwarding,
+    now: u64,
+) {
+    async_std::task::spawn(async move {
+        let started = Instant::now();
+        let ctx = context(&gateway);
+        let outcome = find::forward(&ctx, connection, &forwarding, now).await;
+        observe(&ctx, &envelope, &outcome, started);
+        let reply = result_document(&envelope, outcome.map(Reply::Body), Some(unix_now())).0;
+        if !ctx.registry.deliver(connection, Outbound::Text(reply)) {
+            tracing::debug!(connection, "answer of a forwarded find not delivered");
+        }
+    });
 }
 
 /// Runs one checked request of `method`; `text` is the document as received.
@@ -186,9 +227,6 @@ async fn call(
             session::session_keep_alive(ctx, connection, now).await
         }
         (Side::Peer, Method::SessionDelete) => session::session_delete(ctx, connection, body).await,
-        (Side::Peer, Method::PeerLocationFind) => {
-            find::peer_location_find(ctx, connection, envelope, text, body, now).await
-        }
         (Side::Peer, Method::ChannelMap) => {
             relay::channel_map(ctx, connection, envelope, body, now).await
         }
