@@ -12,7 +12,7 @@ use futures_util::StreamExt as _;
 use openpeer_protocol::certificates::CertificateSet;
 use openpeer_protocol::dev::DevDomain;
 use openpeer_protocol::json::{Object, Value};
-use openpeer_protocol::message::{Message, Method};
+use openpeer_protocol::message::{self, Envelope, Message, Method};
 use openpeer_protocol::peer_file::{PeerFileOptions, PublicPeerFile};
 use openpeer_protocol::random::nonce;
 use openpeer_protocol::seal::open;
@@ -135,6 +135,13 @@ async fn peer_of(addr: SocketAddr, suite: SignatureSuite) -> (SigningKey, Public
     (key, file)
 }
 
+/// `document` with its envelope changed by `change`.
+fn with_envelope(document: &str, change: impl FnOnce(&mut Envelope)) -> String {
+    let mut message = message::decode(document).expect("a message");
+    change(&mut message.envelope);
+    message::encode(&message)
+}
+
 async fn every_refusal_leaves_the_registry_unchanged(db: TestDb) {
     let node = start(db.settings("[limits]\nmax_body_bytes = 16384\n")).await;
     let addr = node.local_addr();
@@ -217,6 +224,18 @@ async fn every_refusal_leaves_the_registry_unchanged(db: TestDb) {
                 &nonce(&mut OsRng),
             ),
             403,
+        ),
+        (
+            "addressed to another domain",
+            with_envelope(&good(&key, &file), |e| {
+                e.domain = Some("example.org".into())
+            }),
+            404,
+        ),
+        (
+            "$timestamp an hour off",
+            with_envelope(&good(&key, &file), |e| e.timestamp = Some(now - 3600)),
+            401,
         ),
         ("malformed JSON", "{\"request\":".to_owned(), 400),
         (
