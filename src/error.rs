@@ -96,7 +96,13 @@ fn remote_wire(e: &openpeer_federation::Error) -> (ResultCode, &'static str) {
             ResultCode::TemporarilyUnavailable,
             "the remote domain answered something unusable; try again later",
         ),
-        F::Config(_) | F::Http(_) | F::NoFinder | F::Link(_) | F::LinkClosed | F::Io(_) => (
+        F::Config(_)
+        | F::Http(_)
+        | F::HttpStatus(_)
+        | F::NoFinder
+        | F::Link(_)
+        | F::LinkClosed
+        | F::Io(_) => (
             ResultCode::TemporarilyUnavailable,
             "the remote domain is unreachable; try again later",
         ),

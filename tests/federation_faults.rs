@@ -271,7 +271,9 @@ async fn a_remote_domain_that_is_down_or_hangs_leaves_local_service_fast() {
         );
         // A find for a peer of beta gets 480 within the timeout, while a find between two
         // peers of alpha is answered at once.
-        let bob = beta_peer_file();
+        // The find never gets far enough for anyone to check bob's salt.
+        let (_, bob) = impostor_peer("beta.test");
+        let bob_again = bob.clone();
         let finder = alice.clone();
         let started = Instant::now();
         let remote = async_std::task::spawn(async move {
@@ -307,21 +309,33 @@ async fn a_remote_domain_that_is_down_or_hangs_leaves_local_service_fast() {
             took < Duration::from_secs(4),
             "{what}: the remote find took {took:?}"
         );
+        // No link could be opened: within the back-off the next find is refused at once.
+        let started = Instant::now();
+        let again = alice.find(&bob_again).await;
+        assert!(
+            matches!(again, Err(PeerError::Refused { code: 480, .. })),
+            "{what}: {again:?}"
+        );
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_millis(500),
+            "{what}: retried, {took:?}"
+        );
         stop(alpha).await;
     }
 }
 
-/// A findable public peer file of `beta.test` (on a salt of keys the test makes: the find never
-/// gets far enough for anyone to check it).
-fn beta_peer_file() -> PublicPeerFile {
-    let beta = DevDomain::generate(
-        domain("beta.test"),
+/// A findable peer of `domain` as an impostor makes it: on a salt signed with keys that domain
+/// never had. Its key and public peer file.
+fn impostor_peer(name: &str) -> (SigningKey, PublicPeerFile) {
+    let impostor = DevDomain::generate(
+        domain(name),
         SignatureSuite::Ed25519,
         unix_now() + 86_400,
         &mut OsRng,
     )
     .unwrap();
-    let salt = beta.salt_bundle(&mut OsRng);
+    let salt = impostor.salt_bundle(&mut OsRng);
     let key = SigningKey::generate(SignatureSuite::Ed25519, &mut OsRng).unwrap();
     let now = unix_now();
     let options = PeerFileOptions {
@@ -330,7 +344,8 @@ fn beta_peer_file() -> PublicPeerFile {
         expires: now + 86_400,
         findable: true,
     };
-    PublicPeerFile::generate(&key, &options, &mut OsRng).unwrap()
+    let file = PublicPeerFile::generate(&key, &options, &mut OsRng).unwrap();
+    (key, file)
 }
 
 /// A finder-to-finder link client to `side`, as if from alpha.
@@ -518,8 +533,10 @@ async fn finds_over_a_link_are_checked_like_local_ones_and_forwarded_verbatim() 
     stop(beta).await;
 }
 
-/// A stand-in for beta.test that serves `services-get` and the given `certificates-get` body,
-/// and nothing else (the only part of a domain this test needs to be a liar).
+/// A stand-in for beta.test that serves the given `certificates-get` body. Its `services-get`
+/// is a static file server's: the well-known URL answers GET only (POST gets 405), with a 302
+/// result to a second URL that again answers GET only — so reaching its certificates at all
+/// takes the GET fallback and a redirect.
 async fn lying_domain(certificates: Object) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -532,6 +549,16 @@ async fn lying_domain(certificates: Object) -> String {
         };
         message::encode(&Message::new(envelope, body))
     };
+    let redirect = result(
+        Method::ServicesGet,
+        Object::new().with(
+            "error",
+            Object::new()
+                .with("$id", 302u64)
+                .with("#text", "Found")
+                .with("location", format!("{base}/services")),
+        ),
+    );
     let method =
         |name: &str, uri: String| Value::Object(Object::new().with("name", name).with("uri", uri));
     let services = Object::new().with(
@@ -552,15 +579,17 @@ async fn lying_domain(certificates: Object) -> String {
     );
     let services_get = result(Method::ServicesGet, services);
     let certificates_get = result(Method::CertificatesGet, certificates);
+    let fixed = |answer: String| {
+        move |_: tide::Request<()>| {
+            let answer = answer.clone();
+            async move { Ok(answer) }
+        }
+    };
     let mut app = tide::new();
-    app.at("/.well-known/openpeer-services-get").post(move |_| {
-        let answer = services_get.clone();
-        async move { Ok(answer) }
-    });
-    app.at("/certificates").post(move |_| {
-        let answer = certificates_get.clone();
-        async move { Ok(answer) }
-    });
+    app.at("/.well-known/openpeer-services-get")
+        .get(fixed(redirect));
+    app.at("/services").get(fixed(services_get));
+    app.at("/certificates").post(fixed(certificates_get));
     async_std::task::spawn(app.listen(addr));
     support::wait_for_port(addr).await;
     base
@@ -644,23 +673,7 @@ async fn a_foreign_peer_file_is_bound_only_when_its_salt_verifies_at_its_domain(
     assert!(bound.error().is_none(), "{bound:?}");
     assert_eq!(pair.alpha.db.count("lookup_entries").await, 1);
     // One on a salt "beta.test" signed with keys beta never had.
-    let impostor = DevDomain::generate(
-        domain("beta.test"),
-        SignatureSuite::Ed25519,
-        unix_now() + 86_400,
-        &mut OsRng,
-    )
-    .unwrap();
-    let salt = impostor.salt_bundle(&mut OsRng);
-    let forged_key = SigningKey::generate(SignatureSuite::Ed25519, &mut OsRng).unwrap();
-    let now = unix_now();
-    let options = PeerFileOptions {
-        salt_bundle: &salt,
-        created: now,
-        expires: now + 86_400,
-        findable: true,
-    };
-    let forged = PublicPeerFile::generate(&forged_key, &options, &mut OsRng).unwrap();
+    let (forged_key, forged) = impostor_peer("beta.test");
     let refused = call(alpha.local_addr(), UPDATE, &update(&forged_key, &forged)).await;
     assert_eq!(
         refused
@@ -685,6 +698,35 @@ async fn a_foreign_peer_file_is_bound_only_when_its_salt_verifies_at_its_domain(
             .contact(),
         file.contact()
     );
+    stop(alpha).await;
+    stop(beta).await;
+}
+
+#[async_std::test]
+async fn links_beyond_the_cap_are_closed_unanswered() {
+    let pair = pair_with(TestDb::sqlite(), false, "", "federation.max_links = 1");
+    let (alpha, beta) = start_pair(&pair).await;
+    let (first, _events) = open_link(&pair.beta).await;
+    first
+        .request(
+            Method::LinkHello,
+            hello(&alpha, "beta.test", unix_now() + 60, false),
+        )
+        .await
+        .expect("the first link is greeted");
+    let (second, _events) = open_link(&pair.beta).await;
+    let refused = second
+        .request(
+            Method::LinkHello,
+            hello(&alpha, "beta.test", unix_now() + 60, false),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(openpeer_federation::Error::LinkClosed)),
+        "{refused:?}"
+    );
+    assert_eq!(beta.gateway().services.bridge().links.open_count(), 1);
+    assert!(!first.is_closed());
     stop(alpha).await;
     stop(beta).await;
 }

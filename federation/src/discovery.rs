@@ -77,7 +77,8 @@ pub async fn services_get(
     let mut redirects = 0;
     loop {
         let answer = match request(http, name, &url, Method::ServicesGet, Object::new()).await {
-            Err(Error::Http(_) | Error::Refused { .. } | Error::Malformed(_)) => {
+            // An HTTP answer that is not a protocol answer: a static file server.
+            Err(Error::Refused { .. } | Error::Malformed(_) | Error::HttpStatus(_)) => {
                 static_services_get(http, &url).await?
             }
             other => other?,
@@ -106,7 +107,7 @@ async fn static_services_get(http: &HttpClient, url: &str) -> Result<Message, Er
         .await
         .map_err(|e| Error::Http(e.to_string()))?;
     if status != 200 {
-        return Err(Error::Http(format!("services-get: HTTP status {status}")));
+        return Err(Error::HttpStatus(status));
     }
     decode_result(&answer, None)
 }
@@ -178,7 +179,7 @@ pub async fn request(
         });
     }
     if status != 200 {
-        return Err(Error::Http(format!("{method}: HTTP status {status}")));
+        return Err(Error::HttpStatus(status));
     }
     decode_result(&answer, Some(&id))
 }

@@ -14,6 +14,9 @@ pub enum Error {
     /// The domain's HTTP endpoint could not be reached or gave no usable HTTP answer.
     #[error("domain request failed: {0}")]
     Http(String),
+    /// The domain answered with an HTTP status other than 200 and a body.
+    #[error("domain answered with HTTP status {0}")]
+    HttpStatus(u16),
     /// The answer is not the document the protocol promises.
     #[error("malformed answer: {0}")]
     Malformed(&'static str),

@@ -178,13 +178,9 @@ impl Links {
                     Some(Slot::Failed { backoff, .. }) => (backoff * 2).min(self.backoff_max),
                     _ => 1,
                 };
-                slots.insert(
-                    domain.clone(),
-                    Slot::Failed {
-                        until: now + backoff,
-                        backoff,
-                    },
-                );
+                // From when the attempt gave up, which may be a timeout after `now`.
+                let until = openpeer_federation::clock::unix_now() + backoff;
+                slots.insert(domain.clone(), Slot::Failed { until, backoff });
                 tracing::warn!(%domain, error = %e, backoff, "opening a link failed");
                 Err(e)
             }
@@ -195,7 +191,8 @@ impl Links {
     fn current(&self, domain: &DomainName, now: u64) -> Result<Option<OutLink>, Error> {
         match self.slots().get(domain) {
             Some(Slot::Open(out)) if !out.link.is_closed() => Ok(Some(out.clone())),
-            Some(Slot::Failed { until, .. }) if now < *until => {
+            // Whole seconds: the wait lasts at least the back-off.
+            Some(Slot::Failed { until, .. }) if now <= *until => {
                 Err(Error::Remote(FederationError::Link(format!(
                     "the link to {domain} failed recently; not retried before {until}"
                 ))))

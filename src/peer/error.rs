@@ -120,6 +120,7 @@ impl From<openpeer_federation::Error> for PeerError {
         match e {
             F::Config(why) => PeerError::Options(why),
             F::Http(why) => PeerError::Http(why),
+            F::HttpStatus(status) => PeerError::Http(format!("HTTP status {status}")),
             F::Malformed(what) => PeerError::Malformed(what),
             F::Refused { code, reason } => PeerError::Refused { code, reason },
             F::Untrusted(what) => PeerError::Untrusted(what),
