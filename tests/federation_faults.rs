@@ -137,6 +137,27 @@ async fn pinned_keys_that_change_are_refused_and_nothing_is_stored(db: TestDb) {
     let item = bobs_item(&alpha).await;
     assert_eq!(error_code(&item), None, "{item:?}");
     assert!(item.get_object("identityProofBundle").is_some());
+    // identity-lookup-check is asked of beta too.
+    let check = protocol_for(
+        "alpha.test",
+        Method::IdentityLookupCheck,
+        lookup_body_at("identity://beta.test/", "bob,nobody"),
+    );
+    let checked = call(
+        alpha.local_addr(),
+        "/openpeer/identity-lookup/identity-lookup-check",
+        &check,
+    )
+    .await;
+    let checked = ok_body(&checked)
+        .get_object("identities")
+        .unwrap()
+        .get_list("identity");
+    assert_eq!(checked.len(), 1, "{checked:?}");
+    let checked = checked[0].as_object().unwrap();
+    assert_eq!(checked.get_str("uri"), Some("identity://beta.test/bob"));
+    assert_eq!(checked.get_str("provider"), Some("local"));
+    assert_eq!(checked.get_u64("updated"), item.get_u64("updated"));
     assert_eq!(pair.alpha.db.count("remote_certificates").await, 1);
     stop(alpha).await;
     stop(beta).await;
@@ -499,6 +520,11 @@ async fn finds_over_a_link_are_checked_like_local_ones_and_forwarded_verbatim() 
     )
     .await
     .expect("greeted");
+    let metrics = support::get(beta.local_addr(), "/metrics").await.text();
+    assert!(
+        metrics.contains("\nopenpeer_federation_links 1\n"),
+        "{metrics}"
+    );
     // A requester of a third domain over alpha's link.
     let gamma_peer = format!("peer://gamma.test/{}", "a".repeat(64));
     let alpha_peer = format!("peer://alpha.test/{}", "b".repeat(64));

@@ -35,7 +35,7 @@ pub async fn metrics(req: tide::Request<State>) -> tide::Result {
     let gauges = [
         (
             "openpeer_finder_connections",
-            "Open finder WebSocket connections.",
+            "Open finder WebSocket connections (peers' and finder-to-finder links').",
             as_u64(gateway.registry.connections()),
         ),
         (
@@ -52,6 +52,11 @@ pub async fn metrics(req: tide::Request<State>) -> tide::Result {
             "openpeer_finder_relay_channels",
             "Relay channels mapped by channel-map.",
             as_u64(channel_ends / 2),
+        ),
+        (
+            "openpeer_federation_links",
+            "Finder-to-finder links open, inbound and outbound.",
+            as_u64(gateway.services.bridge().links.open_count()),
         ),
     ];
     let text = gateway.metrics.render(&gauges);
