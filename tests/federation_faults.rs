@@ -29,7 +29,7 @@ use openpeer_protocol::dev::DevDomain;
 use openpeer_protocol::json::{Object, Value};
 use openpeer_protocol::link::LinkHello;
 use openpeer_protocol::message::{self, Envelope, Message, MessageKind, Method};
-use openpeer_protocol::peer_file::{PeerFileOptions, PublicPeerFile};
+use openpeer_protocol::peer_file::PublicPeerFile;
 use openpeer_protocol::random::nonce;
 use openpeer_protocol::signature::{SignatureSuite, SigningKey};
 use openpeer_protocol::uri::DomainName;
@@ -38,7 +38,8 @@ use support::federation::PASSWORD;
 use support::federation::{Pair, Side, pair_with, published_peer};
 use support::finder::{Socket, connect, exchange, find_request, good_in_own_domain};
 use support::identity::{
-    create_account_of, login_of, lookup_body_at, lookup_update_body, peer_of, protocol_for,
+    create_account_of, findable_file, login_of, lookup_body_at, lookup_update_body, peer_of,
+    protocol_for,
 };
 use support::{TestDb, call, ok_body, post, start, stop, unix_now};
 
@@ -358,14 +359,7 @@ fn impostor_peer(name: &str) -> (SigningKey, PublicPeerFile) {
     .unwrap();
     let salt = impostor.salt_bundle(&mut OsRng);
     let key = SigningKey::generate(SignatureSuite::Ed25519, &mut OsRng).unwrap();
-    let now = unix_now();
-    let options = PeerFileOptions {
-        salt_bundle: &salt,
-        created: now,
-        expires: now + 86_400,
-        findable: true,
-    };
-    let file = PublicPeerFile::generate(&key, &options, &mut OsRng).unwrap();
+    let file = findable_file(&key, &salt);
     (key, file)
 }
 

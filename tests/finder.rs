@@ -13,14 +13,14 @@ use openpeer_protocol::certificates::CertificateSet;
 use openpeer_protocol::dev::DevDomain;
 use openpeer_protocol::json::{Object, Value};
 use openpeer_protocol::message::{self, Envelope, Message, Method};
-use openpeer_protocol::peer_file::{PeerFileOptions, PublicPeerFile};
+use openpeer_protocol::peer_file::PublicPeerFile;
 use openpeer_protocol::random::nonce;
 use openpeer_protocol::seal::open;
 use openpeer_protocol::signature::{SignatureSuite, SigningKey, verify_bundle};
 use openpeer_protocol::uri::DomainName;
 use rand_core::OsRng;
 use support::finder::{connect, exchange, good, session_create, session_create_at};
-use support::identity::{peer, protocol};
+use support::identity::{findable_file, peer, protocol};
 use support::{
     CERTIFICATES_GET, TestDb, call, error_code, ok_body, request, start, stop, unix_now,
 };
@@ -124,14 +124,7 @@ async fn peer_of(addr: SocketAddr, suite: SignatureSuite) -> (SigningKey, Public
         .unwrap()
         .clone();
     let key = SigningKey::generate(suite, &mut OsRng).unwrap();
-    let now = unix_now();
-    let options = PeerFileOptions {
-        salt_bundle: &salt,
-        created: now,
-        expires: now + 86_400,
-        findable: true,
-    };
-    let file = PublicPeerFile::generate(&key, &options, &mut OsRng).unwrap();
+    let file = findable_file(&key, &salt);
     (key, file)
 }
 
@@ -157,14 +150,8 @@ async fn every_refusal_leaves_the_registry_unchanged(db: TestDb) {
     )
     .unwrap();
     let foreign_salt = foreign_domain.salt_bundle(&mut OsRng);
+    let foreign = findable_file(&key, &foreign_salt);
     let now = unix_now();
-    let foreign_options = PeerFileOptions {
-        salt_bundle: &foreign_salt,
-        created: now,
-        expires: now + 86_400,
-        findable: true,
-    };
-    let foreign = PublicPeerFile::generate(&key, &foreign_options, &mut OsRng).unwrap();
     let replayed_nonce = nonce(&mut OsRng);
     let first = session_create(&key, &file, "node-1", &contact, now + 3600, &replayed_nonce);
     let mut ws = connect(addr).await;

@@ -142,6 +142,18 @@ pub fn access_validate(identity: Object, n: String, purpose: &str) -> String {
     )
 }
 
+/// A findable public peer file of `key` on `salt` (a `saltBundle`), valid for a day.
+pub fn findable_file(key: &SigningKey, salt: &Object) -> PublicPeerFile {
+    let now = unix_now();
+    let options = PeerFileOptions {
+        salt_bundle: salt,
+        created: now,
+        expires: now + 86_400,
+        findable: true,
+    };
+    PublicPeerFile::generate(key, &options, &mut OsRng).expect("a peer file")
+}
+
 /// A peer of this domain: its key and public peer file, on a salt the server signed.
 pub async fn peer(addr: SocketAddr) -> (SigningKey, PublicPeerFile) {
     peer_of(addr, "localhost").await
