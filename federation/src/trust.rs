@@ -475,7 +475,141 @@ impl Remotes {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use openpeer_protocol::dev::DevDomain;
+    use openpeer_protocol::signature::{SignatureSuite, SigningKey};
+    use rand_core::OsRng;
+
     use super::*;
+
+    fn beta() -> DomainName {
+        DomainName::parse("beta.test").unwrap()
+    }
+
+    /// A store holding at most one domain's certificates.
+    #[derive(Default)]
+    struct Memory(Mutex<Option<CachedCertificates>>);
+
+    #[async_trait::async_trait]
+    impl CertificateCache for Memory {
+        async fn load_certificates(
+            &self,
+            domain: &DomainName,
+        ) -> Result<Option<CachedCertificates>, String> {
+            Ok(lock(&self.0).clone().filter(|c| c.domain == *domain))
+        }
+
+        async fn save_certificates(&self, cached: &CachedCertificates) -> Result<(), String> {
+            *lock(&self.0) = Some(cached.clone());
+            Ok(())
+        }
+    }
+
+    fn remotes(pins: Vec<Pin>, cache_seconds: u64, cache: Arc<Memory>) -> Remotes {
+        let domains = HashMap::from([(beta(), RemoteDomain { url: None, pins })]);
+        let settings = TrustSettings {
+            policy: Policy::Open,
+            domains,
+            max_concurrent_requests: 1,
+            certificates_cache_seconds: cache_seconds,
+            unknown_key_refresh_seconds: 60,
+        };
+        let http = HttpClient::new(&[], Duration::from_secs(1)).unwrap();
+        Remotes::new(http, settings, cache)
+    }
+
+    /// beta's `certificates-get` body (certificates valid until 10,000) and its certificates
+    /// key's pin.
+    fn certificates_of_beta() -> (Object, Pin) {
+        let domain =
+            DevDomain::generate(beta(), SignatureSuite::Ed25519, 10_000, &mut OsRng).unwrap();
+        let document = domain.certificates_get_result(&mut OsRng);
+        let set = CertificateSet::from_certificates_get(&beta(), &document, 1_000).unwrap();
+        let root = set
+            .certificates()
+            .iter()
+            .find(|c| c.service == "certificates")
+            .unwrap();
+        (document, Pin::of(&root.key))
+    }
+
+    #[test]
+    fn a_pinned_domain_is_trusted_only_with_a_pinned_key() {
+        let (document, pin) = certificates_of_beta();
+        let cache = Arc::new(Memory::default());
+        assert!(
+            remotes(vec![pin], 3_600, Arc::clone(&cache))
+                .trust(&beta(), &document, 1_000, 1_000)
+                .is_ok()
+        );
+        assert!(
+            remotes(vec![], 3_600, Arc::clone(&cache))
+                .trust(&beta(), &document, 1_000, 1_000)
+                .is_ok()
+        );
+        let other = SigningKey::generate(SignatureSuite::Ed25519, &mut OsRng).unwrap();
+        let changed = remotes(vec![Pin::of(other.public_key())], 3_600, cache).trust(
+            &beta(),
+            &document,
+            1_000,
+            1_000,
+        );
+        assert!(
+            matches!(changed, Err(Error::PinMismatch)),
+            "{:?}",
+            changed.err()
+        );
+    }
+
+    #[test]
+    fn certificates_are_used_until_the_cache_limit_or_their_expiry_and_refreshed_before() {
+        let (document, _) = certificates_of_beta();
+        let cache = Arc::new(Memory::default());
+        // The cache limit comes first: used until 1,100, stale from 1,075.
+        let known = remotes(vec![], 100, Arc::clone(&cache))
+            .trust(&beta(), &document, 1_000, 1_000)
+            .unwrap();
+        assert_eq!(known.expires, 1_100);
+        assert!(!known.stale(1_074) && known.stale(1_075));
+        // The certificates' expiry comes first.
+        let known = remotes(vec![], 1_000_000, Arc::clone(&cache))
+            .trust(&beta(), &document, 1_000, 1_000)
+            .unwrap();
+        assert_eq!(known.expires, 10_000);
+        // Nothing is trusted once every certificate has expired.
+        let lapsed = remotes(vec![], 1_000_000, cache).trust(&beta(), &document, 10_000, 10_000);
+        assert!(matches!(lapsed, Err(Error::Untrusted(_))));
+    }
+
+    #[async_std::test]
+    async fn stored_certificates_are_verified_again_and_dropped_when_lapsed() {
+        let (document, _) = certificates_of_beta();
+        let cache = Arc::new(Memory::default());
+        let stored = |document: &Object, expires: u64| CachedCertificates {
+            domain: beta(),
+            document: render_object(document),
+            fetched: 1_000,
+            expires,
+        };
+        let remotes = remotes(vec![], 3_600, Arc::clone(&cache));
+        cache
+            .save_certificates(&stored(&document, 2_000))
+            .await
+            .unwrap();
+        assert!(remotes.load(&beta(), 1_500).await.is_some());
+        lock(&remotes.known).clear();
+        assert!(remotes.load(&beta(), 2_000).await.is_none(), "lapsed");
+        // A stored document whose signatures no longer verify (changed in the database).
+        let text = render_object(&document).replacen("\"expires\":10000", "\"expires\":10001", 1);
+        assert_ne!(text, render_object(&document));
+        let tampered = CachedCertificates {
+            document: text,
+            ..stored(&document, 2_000)
+        };
+        cache.save_certificates(&tampered).await.unwrap();
+        assert!(remotes.load(&beta(), 1_500).await.is_none(), "tampered");
+    }
 
     #[test]
     fn pins_parse_and_match_their_key() {
