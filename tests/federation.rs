@@ -102,3 +102,55 @@ async fn a_blocked_direct_path_falls_back_to_the_relay_at_the_other_domains_find
     stop(alpha).await;
     stop(beta).await;
 }
+
+/// beta's process stops and starts again: alpha's link dies with it, and the next find opens
+/// a new one.
+#[async_std::test]
+async fn a_link_lost_with_a_restarting_domain_is_opened_again_on_the_next_find() {
+    let pair = pair(TestDb::sqlite(), "", "");
+    let alpha = start(pair.alpha.settings()).await;
+    let start_beta = || {
+        let (config, addr, cert) = (
+            pair.beta.config.clone(),
+            pair.beta.addr,
+            pair.beta_cert.clone(),
+        );
+        let log = pair.beta.db.dir.join("beta.log");
+        async_std::task::spawn_blocking(move || Serving::start_tls(log, &config, addr, &cert))
+    };
+    let mut beta = start_beta().await;
+    let roots = [pair.beta_cert.clone()];
+    let alice = Peer::start(pair.alpha.peer_options(&roots))
+        .await
+        .expect("alice starts");
+    let bob = published_peer(&pair.beta, "bob", pair.beta.peer_options(&roots)).await;
+    let (to_bob, to_alice) = alice_finds_bob(&pair, &alice, &bob).await;
+    talk(&to_bob, &to_alice).await;
+    let links = &alpha.gateway().services.bridge().links;
+    assert_eq!(links.open_count(), 1);
+    let status = beta.signal("TERM");
+    assert!(status.success(), "beta stops: {status}");
+    within("alpha to notice the link closed", async {
+        while links.open_count() > 0 {
+            async_std::task::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let _beta = start_beta().await;
+    // bob's session went with the old process: he registers again.
+    let bob = Peer::start(pair.beta.peer_options(&roots))
+        .await
+        .expect("bob starts again");
+    let listener = bob.clone();
+    let accepting = async_std::task::spawn(async move { listener.accept().await });
+    let again = within(
+        "the find after the restart",
+        alice.find(bob.public_peer_file()),
+    )
+    .await
+    .expect("a new link carries the find");
+    let accepted = within("the accept", accepting).await.expect("bob accepts");
+    talk(&again, &accepted).await;
+    assert_eq!(links.open_count(), 1);
+    stop(alpha).await;
+}
