@@ -308,11 +308,7 @@ impl Remotes {
         body: Object,
         now: u64,
     ) -> Result<Object, Error> {
-        let known = self.known(domain, now).await?;
-        let services = match known.services {
-            Some(services) => services,
-            None => self.services(domain).await?,
-        };
+        let services = self.known_services(domain, now).await?;
         let uri = services.uri(service, method)?.to_owned();
         let _permit = self.permit().await?;
         crate::result_body(discovery::request(&self.http, domain, &uri, method, body).await?)
@@ -320,13 +316,23 @@ impl Remotes {
 
     /// The finders of `domain` (`finders-get`, each entry verified under its certificates).
     pub async fn finders(&self, domain: &DomainName, now: u64) -> Result<Vec<FinderEntry>, Error> {
-        let known = self.known(domain, now).await?;
-        let services = match known.services {
-            Some(services) => services,
-            None => self.services(domain).await?,
-        };
+        let services = self.known_services(domain, now).await?;
+        let certificates = self.certificates(domain, now).await?;
         let _permit = self.permit().await?;
-        discovery::finders_get(&self.http, &services, &known.certificates, 10, now).await
+        discovery::finders_get(&self.http, &services, &certificates, 10, now).await
+    }
+
+    /// `domain`'s method URIs: those fetched with its certificates, or — for certificates read
+    /// from the store — fetched once now and remembered with them.
+    async fn known_services(&self, domain: &DomainName, now: u64) -> Result<Services, Error> {
+        if let Some(services) = self.known(domain, now).await?.services {
+            return Ok(services);
+        }
+        let services = self.services(domain).await?;
+        if let Some(known) = lock(&self.known).get_mut(domain) {
+            known.services = Some(services.clone());
+        }
+        Ok(services)
     }
 
     /// Waits for a permit, at most the request timeout.
