@@ -54,7 +54,7 @@ struct RawFederation {
     unknown_key_refresh_seconds: u64,
     max_links: usize,
     link_keep_alive_seconds: u64,
-    link_backoff_max_seconds: u64,
+    backoff_max_seconds: u64,
     domains: std::collections::BTreeMap<String, RawRemoteDomain>,
 }
 
@@ -180,8 +180,6 @@ pub struct FederationSettings {
     pub max_links: usize,
     /// A link idle this long gets a keep-alive ping.
     pub link_keep_alive_seconds: u64,
-    /// Longest wait before a link that failed is tried again (the wait doubles from 1 s).
-    pub link_backoff_max_seconds: u64,
 }
 
 /// The identity service.
@@ -577,10 +575,7 @@ fn check_federation(raw: RawFederation) -> Result<FederationSettings, ConfigErro
             "federation.link_keep_alive_seconds",
             raw.link_keep_alive_seconds,
         ),
-        (
-            "federation.link_backoff_max_seconds",
-            raw.link_backoff_max_seconds,
-        ),
+        ("federation.backoff_max_seconds", raw.backoff_max_seconds),
     ] {
         if value == 0 {
             return Err(invalid(key, "must be at least 1"));
@@ -598,6 +593,7 @@ fn check_federation(raw: RawFederation) -> Result<FederationSettings, ConfigErro
         max_concurrent_requests: raw.max_concurrent_requests,
         certificates_cache_seconds: raw.certificates_cache_seconds,
         unknown_key_refresh_seconds: raw.unknown_key_refresh_seconds,
+        backoff_max_seconds: raw.backoff_max_seconds,
     };
     trust.check().map_err(|e| invalid("federation", e))?;
     Ok(FederationSettings {
@@ -607,7 +603,6 @@ fn check_federation(raw: RawFederation) -> Result<FederationSettings, ConfigErro
         max_response_bytes: raw.max_response_bytes,
         max_links: raw.max_links,
         link_keep_alive_seconds: raw.link_keep_alive_seconds,
-        link_backoff_max_seconds: raw.link_backoff_max_seconds,
     })
 }
 

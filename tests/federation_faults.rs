@@ -291,6 +291,15 @@ async fn a_remote_domain_that_is_down_or_hangs_leaves_local_service_fast() {
             took < Duration::from_secs(4),
             "{what}: the remote part took {took:?}"
         );
+        // Within the back-off the domain is not asked again: the next lookup answers at once.
+        let started = Instant::now();
+        let again = lookup(addr, "alpha.test", "identity://beta.test/", "bob").await;
+        assert_eq!(error_code(&again[0]), Some(480), "{what}: {:?}", again[0]);
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_millis(300),
+            "{what}: asked again, {took:?}"
+        );
         // A find for a peer of beta gets 480 within the timeout, while a find between two
         // peers of alpha is answered at once.
         // The find never gets far enough for anyone to check bob's salt.

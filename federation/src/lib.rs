@@ -10,6 +10,7 @@
 //!   a repository the gateway's store implements), bounded concurrency.
 //! * [`finder_link`]: a WebSocket to a finder (a peer's session, a relay channel, or one finder's
 //!   link to another's `/federation/link`).
+//! * [`backoff`]: when a failing domain (or link) is tried again.
 //! * [`clock`]: the wall clock, read in one place.
 //!
 //! It never depends on tide, sea-orm or the gateway crate; nothing received from another
@@ -17,6 +18,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod backoff;
 pub mod clock;
 pub mod discovery;
 mod error;

@@ -22,6 +22,8 @@ use openpeer_protocol::uri::DomainName;
 use sha2::{Digest, Sha256};
 
 use crate::Error;
+use crate::backoff::Backoff;
+use crate::clock::unix_now;
 use crate::discovery::{self, Services};
 use crate::http::{HttpClient, secure_url};
 
@@ -114,6 +116,9 @@ pub struct TrustSettings {
     pub certificates_cache_seconds: u64,
     /// At most one refresh per domain this often because a signature named an unknown key.
     pub unknown_key_refresh_seconds: u64,
+    /// A domain (or a link to it) that failed is not tried again for 1 s, then 2 s, 4 s … up
+    /// to this.
+    pub backoff_max_seconds: u64,
 }
 
 impl TrustSettings {
@@ -186,6 +191,9 @@ pub struct Remotes {
     known: Mutex<HashMap<DomainName, Known>>,
     /// When each domain was last refreshed for an unknown key.
     forced: Mutex<HashMap<DomainName, u64>>,
+    /// Domains whose last fetch failed: not asked again before their wait is over, so a domain
+    /// that is down or hangs costs one timeout per wait, not one per request.
+    unreachable: Backoff,
 }
 
 impl fmt::Debug for Remotes {
@@ -219,11 +227,12 @@ impl Remotes {
         let permits = channel::bounded(settings.max_concurrent_requests.max(1));
         Remotes {
             http,
-            settings,
             cache,
             permits,
             known: Mutex::new(HashMap::new()),
             forced: Mutex::new(HashMap::new()),
+            unreachable: Backoff::new(settings.backoff_max_seconds),
+            settings,
         }
     }
 
@@ -397,8 +406,26 @@ impl Remotes {
         Some(known)
     }
 
-    /// Fetches, verifies, stores and remembers `domain`'s services and certificates.
+    /// Fetches, verifies, stores and remembers `domain`'s services and certificates, unless it
+    /// failed too recently.
     async fn fetch(&self, domain: &DomainName, now: u64) -> Result<Known, Error> {
+        if let Err(until) = self.unreachable.check(domain, now) {
+            return Err(Error::Http(format!(
+                "{domain} failed recently; not asked again before {until}"
+            )));
+        }
+        let fetched = self.fetch_now(domain, now).await;
+        match &fetched {
+            Ok(_) => self.unreachable.succeeded(domain),
+            Err(e) => {
+                let wait = self.unreachable.failed(domain, unix_now());
+                tracing::warn!(%domain, error = %e, wait, "fetching a remote domain failed");
+            }
+        }
+        fetched
+    }
+
+    async fn fetch_now(&self, domain: &DomainName, now: u64) -> Result<Known, Error> {
         let services = self.services(domain).await?;
         let body = {
             let _permit = self.permit().await?;
@@ -520,6 +547,7 @@ mod tests {
             max_concurrent_requests: 1,
             certificates_cache_seconds: cache_seconds,
             unknown_key_refresh_seconds: 60,
+            backoff_max_seconds: 60,
         };
         let http = HttpClient::new(&[], Duration::from_secs(1)).unwrap();
         Remotes::new(http, settings, cache)

@@ -5,7 +5,7 @@
 //! the result, the callee's notify as a notify relayed to the requester.
 //!
 //! A link that cannot be opened is not tried again for a back-off that doubles from 1 s up to
-//! `federation.link_backoff_max_seconds`; a link whose request goes unanswered is closed (it is
+//! `federation.backoff_max_seconds`; a link whose request goes unanswered is closed (it is
 //! reopened on the next find); idle links are pinged every `federation.link_keep_alive_seconds`;
 //! inbound and outbound links together are capped at `federation.max_links`.
 
@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use async_std::channel::{self, Receiver};
 use openpeer_federation::Error as FederationError;
+use openpeer_federation::backoff::Backoff;
 use openpeer_federation::finder_link::{FinderLink, LinkEvent};
 use openpeer_federation::trust::Remotes;
 use openpeer_protocol::json::Object;
@@ -38,26 +39,18 @@ struct OutLink {
     connection: ConnectionId,
 }
 
-/// What is known of the link to one domain.
-enum Slot {
-    Open(OutLink),
-    /// Opening failed: not tried again before `until`; the next failure waits `backoff * 2`.
-    Failed {
-        until: u64,
-        backoff: u64,
-    },
-}
-
 /// The links of a node; see the module documentation.
 pub struct Links {
     registry: Arc<Registry>,
     routes: Arc<Routes>,
     max_links: usize,
     keep_alive: Duration,
-    backoff_max: u64,
     timeout: Duration,
     route_seconds: u64,
-    slots: Mutex<HashMap<DomainName, Slot>>,
+    /// The open outbound links, by domain.
+    open_links: Mutex<HashMap<DomainName, OutLink>>,
+    /// Domains a link could not be opened to lately.
+    failing: Backoff,
     /// Links open now, inbound and outbound.
     open: Arc<AtomicUsize>,
     /// One opening at a time, so two finds do not open two links.
@@ -90,17 +83,19 @@ impl Links {
             routes,
             max_links: federation.max_links,
             keep_alive: Duration::from_secs(federation.link_keep_alive_seconds),
-            backoff_max: federation.link_backoff_max_seconds,
             timeout: Duration::from_secs(federation.request_timeout_seconds),
             route_seconds: settings.finder.find_route_seconds,
-            slots: Mutex::new(HashMap::new()),
+            open_links: Mutex::new(HashMap::new()),
+            failing: Backoff::new(federation.trust.backoff_max_seconds),
             open: Arc::new(AtomicUsize::new(0)),
             opening: async_std::sync::Mutex::new(()),
         }
     }
 
-    fn slots(&self) -> MutexGuard<'_, HashMap<DomainName, Slot>> {
-        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    fn open_links(&self) -> MutexGuard<'_, HashMap<DomainName, OutLink>> {
+        self.open_links
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A place for one more link, unless `federation.max_links` are open.
@@ -146,7 +141,7 @@ impl Links {
                 // Unanswered or gone: this link is not trusted to carry the next find.
                 tracing::warn!(%domain, error = %e, "link request failed; closing the link");
                 out.link.close();
-                self.slots().remove(domain);
+                self.open_links().remove(domain);
                 Err(Error::Remote(e))
             }
         }
@@ -169,19 +164,16 @@ impl Links {
         }
         match self.open(remotes, domain, hello, now).await {
             Ok(out) => {
-                self.slots().insert(domain.clone(), Slot::Open(out.clone()));
+                self.failing.succeeded(domain);
+                self.open_links().insert(domain.clone(), out.clone());
                 Ok(out)
             }
             Err(e) => {
-                let mut slots = self.slots();
-                let backoff = match slots.get(domain) {
-                    Some(Slot::Failed { backoff, .. }) => (backoff * 2).min(self.backoff_max),
-                    _ => 1,
-                };
                 // From when the attempt gave up, which may be a timeout after `now`.
-                let until = openpeer_federation::clock::unix_now() + backoff;
-                slots.insert(domain.clone(), Slot::Failed { until, backoff });
-                tracing::warn!(%domain, error = %e, backoff, "opening a link failed");
+                let wait = self
+                    .failing
+                    .failed(domain, openpeer_federation::clock::unix_now());
+                tracing::warn!(%domain, error = %e, wait, "opening a link failed");
                 Err(e)
             }
         }
@@ -189,16 +181,19 @@ impl Links {
 
     /// The live link to `domain`, `None` to open one, or the back-off's refusal.
     fn current(&self, domain: &DomainName, now: u64) -> Result<Option<OutLink>, Error> {
-        match self.slots().get(domain) {
-            Some(Slot::Open(out)) if !out.link.is_closed() => Ok(Some(out.clone())),
-            // Whole seconds: the wait lasts at least the back-off.
-            Some(Slot::Failed { until, .. }) if now <= *until => {
-                Err(Error::Remote(FederationError::Link(format!(
-                    "the link to {domain} failed recently; not retried before {until}"
-                ))))
-            }
-            _ => Ok(None),
+        if let Some(out) = self
+            .open_links()
+            .get(domain)
+            .filter(|o| !o.link.is_closed())
+        {
+            return Ok(Some(out.clone()));
         }
+        self.failing.check(domain, now).map_err(|until| {
+            Error::Remote(FederationError::Link(format!(
+                "the link to {domain} failed recently; not retried before {until}"
+            )))
+        })?;
+        Ok(None)
     }
 
     /// Opens, greets and registers a link to `domain`.
