@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_std::net::UdpSocket;
 use openpeer_gateway::peer::{Connection, Directory, Peer};
 use support::federation::{Pair, pair, published_peer};
-use support::peers::{talk, within};
+use support::peers::{talk, until_unregistered, within};
 use support::process::Serving;
 use support::{TestDb, start, stop};
 
@@ -71,12 +71,7 @@ async fn a_peer_finds_another_domains_peer_by_identity_and_outlives_both_gateway
         let status = serving.signal("KILL");
         assert!(!status.success(), "killed, not exited: {status}");
     }
-    within("both finder sessions to drop", async {
-        while alice.is_registered() || bob.is_registered() {
-            async_std::task::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    until_unregistered("both finder sessions to drop", &[&alice, &bob]).await;
     talk(&to_bob, &to_alice).await;
     talk(&to_alice, &to_bob).await;
 }

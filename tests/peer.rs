@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_std::net::UdpSocket;
 use openpeer_gateway::peer::{Connection, Peer, PeerError, PeerOptions};
 use openpeer_protocol::uri::DomainName;
-use support::peers::{talk, within};
+use support::peers::{talk, until_unregistered, within};
 use support::process::{Serving, free_port};
 use support::{TestDb, self_signed_pem, start, stop, tls_toml, unix_now, write_config};
 
@@ -64,12 +64,7 @@ async fn a_peer_registers_and_keeps_its_session_alive(db: TestDb) {
     peer.close().await;
     db.wait_for_count("finder_locations", 0).await;
     // The row goes with session-delete; the WebSocket closes just after.
-    within("the finder link to close", async {
-        while peer.is_registered() {
-            async_std::task::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    until_unregistered("the finder link to close", &[&peer]).await;
     stop(node).await;
 }
 
@@ -129,12 +124,7 @@ async fn two_peers_hand_off_and_outlive_the_gateway_process(db: TestDb) {
     talk(&to_b, &to_a).await;
     let status = serving.signal("KILL");
     assert!(!status.success(), "killed, not exited: {status}");
-    within("both finder links to drop", async {
-        while a.is_registered() || b.is_registered() {
-            async_std::task::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    until_unregistered("both finder links to drop", &[&a, &b]).await;
     talk(&to_b, &to_a).await;
     talk(&to_a, &to_b).await;
     let refused = within("a find without a finder", a.find(b.public_peer_file())).await;

@@ -25,13 +25,24 @@ const CACHE_CAPACITY: usize = 100_000;
 /// none. Identities the domain does not know are absent.
 pub type RemoteAnswer = Result<LookupIdentity, Error>;
 
-/// Verified lookup answers by identity URI, each until its `expires`.
-#[derive(Debug, Default)]
+/// Verified lookup answers by identity URI, each until its `expires` — at most
+/// `identity.lookup_expires_seconds` after it was fetched, however far the remote domain's
+/// `expires` lies, so a rebinding there is seen within our own lookup lifetime.
+#[derive(Debug)]
 pub struct LookupCache {
     entries: Mutex<HashMap<String, LookupIdentity>>,
+    max_lifetime: u64,
 }
 
 impl LookupCache {
+    /// An empty cache keeping answers at most `max_lifetime` seconds.
+    pub fn new(max_lifetime: u64) -> LookupCache {
+        LookupCache {
+            entries: Mutex::new(HashMap::new()),
+            max_lifetime,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<String, LookupIdentity>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -40,7 +51,8 @@ impl LookupCache {
         self.lock().get(uri).filter(|e| e.expires > now).cloned()
     }
 
-    fn put(&self, answer: &LookupIdentity, now: u64) {
+    /// Keeps `answer` and returns it as kept (its `expires` capped).
+    fn put(&self, answer: &LookupIdentity, now: u64) -> LookupIdentity {
         let mut entries = self.lock();
         if entries.len() >= CACHE_CAPACITY {
             entries.retain(|_, e| e.expires > now);
@@ -48,7 +60,13 @@ impl LookupCache {
                 entries.clear();
             }
         }
-        entries.insert(answer.uri.clone(), answer.clone());
+        let expires = answer.expires.min(now.saturating_add(self.max_lifetime));
+        let kept = LookupIdentity {
+            expires,
+            ..answer.clone()
+        };
+        entries.insert(answer.uri.clone(), kept.clone());
+        kept
     }
 }
 
@@ -114,8 +132,7 @@ impl Bridge {
             let uri = answer.uri.clone();
             match checked {
                 Ok(()) => {
-                    self.lookups.put(&answer, now);
-                    answers.insert(uri, Ok(answer));
+                    answers.insert(uri, Ok(self.lookups.put(&answer, now)));
                 }
                 Err(e) => {
                     tracing::warn!(%domain, identity = %uri, error = %e, "remote identity refused");
@@ -223,4 +240,39 @@ fn identity_elements(body: &Object) -> impl Iterator<Item = &Object> {
         .unwrap_or_default()
         .iter()
         .filter_map(Value::as_object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(expires: u64) -> LookupIdentity {
+        LookupIdentity {
+            uri: "identity://beta.test/bob".into(),
+            provider: "local".into(),
+            stable_id: "s".into(),
+            peer: Object::new(),
+            priority: 0,
+            weight: 0,
+            updated: 1,
+            expires,
+            identity_proof_bundle: Object::new(),
+        }
+    }
+
+    #[test]
+    fn answers_are_kept_until_their_expiry_at_most_our_own_lookup_lifetime() {
+        let cache = LookupCache::new(100);
+        let uri = "identity://beta.test/bob";
+        // A remote expiry a year ahead is cut to our lifetime, in the answer as in the cache.
+        assert_eq!(
+            cache.put(&answer(1_000 + 365 * 86_400), 1_000).expires,
+            1_100
+        );
+        assert!(cache.get(uri, 1_099).is_some());
+        assert!(cache.get(uri, 1_100).is_none());
+        // A sooner remote expiry is kept as it is.
+        assert_eq!(cache.put(&answer(1_050), 1_000).expires, 1_050);
+        assert!(cache.get(uri, 1_050).is_none());
+    }
 }

@@ -55,7 +55,7 @@ impl Bridge {
         Ok(Bridge {
             remotes: Remotes::new(http, federation.trust.clone(), cache),
             links: Links::new(settings, registry, routes),
-            lookups: LookupCache::default(),
+            lookups: LookupCache::new(settings.identity.lookup_expires_seconds),
         })
     }
 

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use openpeer_gateway::peer::Connection;
+use openpeer_gateway::peer::{Connection, Peer};
 
 /// Awaits `future`, failing the test if it takes more than 30 s.
 pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
@@ -24,4 +24,14 @@ pub async fn talk(a: &Connection, b: &Connection) {
         let got = within("a datagram", a.recv()).await.expect("recv");
         assert_eq!(got, format!("from b {i}").into_bytes());
     }
+}
+
+/// Waits (within 30 s) until none of `peers` holds its finder session any more.
+pub async fn until_unregistered(what: &str, peers: &[&Peer]) {
+    within(what, async {
+        while peers.iter().any(|p| p.is_registered()) {
+            async_std::task::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
 }
