@@ -13,6 +13,7 @@ pub mod gateway;
 pub mod http;
 pub mod identity;
 pub mod keys;
+pub mod lockbox;
 pub mod logging;
 pub mod metrics;
 pub mod net;

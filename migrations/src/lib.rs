@@ -6,6 +6,7 @@ mod m20261122_000001_domain;
 mod m20261122_000002_identity;
 mod m20261122_000003_finder;
 mod m20261204_000004_federation;
+mod m20261204_000005_lockbox;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_identity::Migration),
             Box::new(m20261122_000003_finder::Migration),
             Box::new(m20261204_000004_federation::Migration),
+            Box::new(m20261204_000005_lockbox::Migration),
         ]
     }
 }

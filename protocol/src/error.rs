@@ -9,6 +9,7 @@ use crate::certificates::CertificateError;
 use crate::cipher::CipherError;
 use crate::finder::FrameError;
 use crate::json::ParseError;
+use crate::lockbox::LockboxError;
 use crate::message::EnvelopeError;
 use crate::peer_file::PeerFileError;
 use crate::proof::ProofError;
@@ -144,6 +145,9 @@ pub enum Error {
     /// A `certificates-get` document did not verify (spec §6.2).
     #[error(transparent)]
     Certificate(#[from] CertificateError),
+    /// A lockbox `namespaces` element was refused (spec §6.7).
+    #[error(transparent)]
+    Lockbox(#[from] LockboxError),
 }
 
 impl Error {
@@ -158,6 +162,7 @@ impl Error {
     /// * A malformed `splitEncrypt` value → 400.
     /// * A frame over the size limit → 413; any other framing fault → 400.
     /// * A peer file or certificate that breaks a rule → 403; an expired peer file → 401.
+    /// * A malformed lockbox `namespaces` element → 400.
     pub fn result_code(&self) -> ResultCode {
         match self {
             Error::Parse(_) => ResultCode::BadRequest,
@@ -173,6 +178,7 @@ impl Error {
             Error::Frame(_) => ResultCode::BadRequest,
             Error::PeerFile(PeerFileError::Expired) => ResultCode::Unauthorized,
             Error::PeerFile(_) | Error::Certificate(_) => ResultCode::Forbidden,
+            Error::Lockbox(_) => ResultCode::BadRequest,
         }
     }
 }

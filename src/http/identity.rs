@@ -26,7 +26,7 @@ use openpeer_federation::clock::unix_now;
 /// The page served as `identity-access-inner-frame`.
 const INNER_FRAME: &str = include_str!("inner_frame.html");
 
-fn json(document: String) -> tide::Response {
+pub(super) fn json(document: String) -> tide::Response {
     let mut response = tide::Response::new(200);
     response.set_content_type(tide::http::mime::JSON);
     response.set_body(document);
@@ -35,6 +35,11 @@ fn json(document: String) -> tide::Response {
 
 /// The C14 error form, as a result of `identity-access-complete`.
 fn refusal(state: &State, error: &Error) -> tide::Response {
+    refusal_of(state, Method::IdentityAccessComplete, error)
+}
+
+/// The C14 error form, as a result of `method`.
+pub(super) fn refusal_of(state: &State, method: Method, error: &Error) -> tide::Response {
     let (code, reason) = error.wire();
     if code == ResultCode::InternalError {
         tracing::error!(error = %error, "identity request failed");
@@ -42,7 +47,7 @@ fn refusal(state: &State, error: &Error) -> tide::Response {
     let envelope = Envelope {
         domain: Some(state.services.settings().domain.to_string()),
         timestamp: Some(unix_now()),
-        ..Envelope::new(MessageKind::Result, Method::IdentityAccessComplete)
+        ..Envelope::new(MessageKind::Result, method)
     };
     let body = Object::new().with(
         "error",
@@ -57,7 +62,7 @@ fn refusal(state: &State, error: &Error) -> tide::Response {
 }
 
 /// Reads a small JSON object body.
-async fn body_object(req: &mut tide::Request<State>) -> Result<Object, Error> {
+pub(super) async fn body_object(req: &mut tide::Request<State>) -> Result<Object, Error> {
     let max = req.state().services.settings().limits.max_body_bytes;
     if req.len().is_some_and(|len| len > max) {
         return Err(Error::refused(

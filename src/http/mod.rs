@@ -3,6 +3,7 @@
 
 mod dispatch;
 mod identity;
+mod namespace_grant;
 mod ops;
 mod request_log;
 mod websocket;
@@ -39,6 +40,10 @@ pub fn routes(gateway: State) -> tide::Server<State> {
     app.at("/identity/v1/callback/:provider")
         .get(identity::callback);
     app.at(INNER_FRAME_PATH).get(identity::inner_frame);
+    app.at(namespace_grant::NAMESPACE_GRANT_FRAME_PATH)
+        .get(namespace_grant::inner_frame);
+    app.at(namespace_grant::NAMESPACE_GRANT_PATH)
+        .post(namespace_grant::grant);
     app.at(FINDER_PATH).get(websocket::finder);
     app.at(LINK_PATH).get(websocket::link);
     app.at("/healthz").get(ops::healthz);

@@ -16,7 +16,7 @@ use super::repo::{AccessTokenRecord, IdentityRepo, ReloginKeyRecord};
 use crate::error::Error;
 
 /// Longest proof lifetime accepted: the C++ makes proofs valid for 24 h; a little more for skew.
-const MAX_PROOF_LIFETIME: u64 = 25 * 3600;
+pub const MAX_PROOF_LIFETIME: u64 = 25 * 3600;
 
 /// What a finished login gives the client: the body of `identity-access-complete`.
 #[derive(Clone, PartialEq, Eq)]
@@ -33,6 +33,9 @@ pub struct Completion {
     pub provider: String,
     /// `reloginKey`.
     pub relogin_key: String,
+    /// The client-encrypted lockbox key the identity left for its next login, and its lockbox
+    /// domain (`lockbox{domain, key}`).
+    pub lockbox: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for Completion {
@@ -46,6 +49,15 @@ impl std::fmt::Debug for Completion {
 }
 
 impl Completion {
+    /// The `lockbox` element of `identity-access-complete`, when a key was left (spec §6.5).
+    pub fn lockbox_object(&self) -> Option<Object> {
+        self.lockbox.as_ref().map(|(domain, key)| {
+            Object::new()
+                .with("domain", domain.as_str())
+                .with("key", key.as_str())
+        })
+    }
+
     /// The `identity` element of `identity-access-complete` (spec §6.5).
     pub fn to_object(&self) -> Object {
         Object::new()
@@ -97,7 +109,12 @@ pub async fn issue(
         expires: now.saturating_add(relogin_lifetime),
     })
     .await?;
+    let lockbox = repo
+        .lockbox_key(uri)
+        .await?
+        .map(|k| (k.lockbox_domain, k.key_encrypted));
     Ok(Completion {
+        lockbox,
         access_token,
         access_secret,
         access_secret_expires: expires,
@@ -152,6 +169,16 @@ pub fn request_nonce(body: &Object) -> Result<&str, Error> {
         .ok_or_else(|| Error::refused(ResultCode::BadRequest, "nonce missing"))
 }
 
+/// Whether a proof's nonce is recorded as used, or was already by the request carrying it (the
+/// identity proofs inside `lockbox-identities-update` share its nonce).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonceUse {
+    /// Record it; a nonce seen before is a replay.
+    Record,
+    /// The request's own proof recorded it.
+    RecordedByRequest,
+}
+
 /// Checks an identity access proof for `purpose` (spec §5): a known, unexpired token of that
 /// identity, the HMAC over the C14 message, an unexpired proof of sane lifetime, and a nonce never
 /// seen before (recorded only once everything else holds, so junk fills no cache).
@@ -161,6 +188,7 @@ pub async fn validate(
     nonce: &str,
     purpose: Purpose,
     now: u64,
+    nonce_use: NonceUse,
 ) -> Result<AccessTokenRecord, Error> {
     let record = repo
         .access_token(&hash(presented.access_token))
@@ -202,7 +230,7 @@ pub async fn validate(
         ProofError::Expired => Error::refused(ResultCode::Unauthorized, "proof expired"),
         ProofError::Mismatch => Error::refused(ResultCode::Forbidden, "proof does not verify"),
     })?;
-    if !repo.use_nonce(nonce, presented.expires).await? {
+    if nonce_use == NonceUse::Record && !repo.use_nonce(nonce, presented.expires).await? {
         return Err(Error::refused(ResultCode::Forbidden, "nonce already used"));
     }
     Ok(record)

@@ -17,10 +17,11 @@ pub fn completion_document(settings: &Settings, completion: &Completion) -> Mess
         domain: Some(settings.domain.to_string()),
         ..Envelope::new(MessageKind::Notify, Method::IdentityAccessComplete)
     };
-    Message::new(
-        envelope,
-        Object::new().with("identity", completion.to_object()),
-    )
+    let mut body = Object::new().with("identity", completion.to_object());
+    if let Some(lockbox) = completion.lockbox_object() {
+        body.insert("lockbox", lockbox);
+    }
+    Message::new(envelope, body)
 }
 
 /// A local login: refused with 480 while the account or the address has too many recent

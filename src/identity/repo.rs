@@ -131,6 +131,20 @@ pub struct LookupEntry {
     pub updated: u64,
 }
 
+/// The lockbox key an identity's client left with the identity service for its next login,
+/// encrypted by the client (spec §6.5 "Lockbox key handling"): opaque to this server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockboxKeyRecord {
+    /// The identity.
+    pub identity_uri: String,
+    /// The lockbox domain the key opens.
+    pub lockbox_domain: String,
+    /// The client-encrypted key.
+    pub key_encrypted: String,
+    /// Unix time stored.
+    pub updated: u64,
+}
+
 /// Storage of the identity service.
 #[async_trait::async_trait]
 pub trait IdentityRepo: Send + Sync {
@@ -172,6 +186,12 @@ pub trait IdentityRepo: Send + Sync {
     async fn delete_lookup(&self, identity_uri: &str) -> Result<bool, StoreError>;
     /// The lookup entries of these identities (any order; absent ones are missing).
     async fn lookups(&self, identity_uris: &[String]) -> Result<Vec<LookupEntry>, StoreError>;
+
+    /// Stores (or replaces) an identity's client-encrypted lockbox key.
+    async fn set_lockbox_key(&self, key: &LockboxKeyRecord) -> Result<(), StoreError>;
+    /// An identity's client-encrypted lockbox key.
+    async fn lockbox_key(&self, identity_uri: &str)
+    -> Result<Option<LockboxKeyRecord>, StoreError>;
 
     /// Deletes expired pending logins, access tokens, re-login keys and nonces.
     async fn purge_expired(&self, now: u64) -> Result<u64, StoreError>;

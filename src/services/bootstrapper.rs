@@ -16,23 +16,52 @@ pub use openpeer_protocol::bootstrapper::WELL_KNOWN_PATH;
 pub const METHOD_PATH_PREFIX: &str = "/openpeer";
 
 /// (service type, methods) served by this node, in `services-get` order.
-const SERVED: [(&str, &[Method]); 6] = [
+const SERVED: [(&str, &[Method]); 9] = [
     ("bootstrapper", &[Method::ServicesGet]),
     ("certificates", &[Method::CertificatesGet]),
     ("bootstrapped-finders", &[Method::FindersGet]),
     ("salt", &[Method::SignedSaltGet]),
     (
         "identity",
-        &[Method::IdentityAccessValidate, Method::IdentityLookupUpdate],
+        &[
+            Method::IdentityAccessValidate,
+            Method::IdentityLookupUpdate,
+            Method::IdentityAccessLockboxUpdate,
+        ],
     ),
     (
         "identity-lookup",
         &[Method::IdentityLookupCheck, Method::IdentityLookup],
     ),
+    (
+        "identity-lockbox",
+        &[
+            Method::LockboxAccess,
+            Method::LockboxAccessValidate,
+            Method::LockboxIdentitiesUpdate,
+            Method::LockboxContentGet,
+            Method::LockboxContentSet,
+            Method::LockboxNamespaceGrantChallengeValidate,
+        ],
+    ),
+    ("namespace-grant", &[]),
+    ("peer", &[Method::PeerServicesGet]),
+];
+
+/// Pages served besides the POST methods: (service type, method name, path).
+const PAGES: [(&str, &str, &str); 2] = [
+    ("identity", "identity-access-inner-frame", INNER_FRAME_PATH),
+    (
+        "namespace-grant",
+        "namespace-grant-inner-frame",
+        NAMESPACE_GRANT_FRAME_PATH,
+    ),
 ];
 
 /// Path of the identity inner-frame page (spec §6.5).
 pub const INNER_FRAME_PATH: &str = "/identity/v1/inner-frame";
+/// Path of the namespace-grant inner-frame page (spec §6.8).
+pub const NAMESPACE_GRANT_FRAME_PATH: &str = "/namespace-grant/v1/inner-frame";
 
 /// The URI of a method of this node.
 pub fn method_uri(settings: &Settings, service_type: &str, method: Method) -> String {
@@ -61,11 +90,11 @@ pub fn services_body(settings: &Settings) -> Object {
                     )
                 })
                 .collect();
-            if *service_type == "identity" {
+            for (_, name, path) in PAGES.iter().filter(|(t, ..)| t == service_type) {
                 methods.push(Value::Object(
                     Object::new()
-                        .with("name", "identity-access-inner-frame")
-                        .with("uri", format!("{}{INNER_FRAME_PATH}", settings.public_url)),
+                        .with("name", *name)
+                        .with("uri", format!("{}{path}", settings.public_url)),
                 ));
             }
             Value::Object(

@@ -8,13 +8,16 @@ use openpeer_protocol::peer_file::PublicPeerFile;
 use openpeer_protocol::proof::Purpose;
 use openpeer_protocol::random::message_id;
 use openpeer_protocol::signature::{PeerKey, sign_bundle, verify_bundle};
-use openpeer_protocol::uri::IdentityUri;
+use openpeer_protocol::uri::{DomainName, IdentityUri};
 use rand_core::OsRng;
 
 use super::LookupContext;
 use crate::error::Error;
-use crate::identity::access::{self, AccessProof};
-use crate::identity::repo::{IdentityRepo, LookupEntry};
+use crate::identity::access::{self, AccessProof, NonceUse};
+use crate::identity::repo::{IdentityRepo, LockboxKeyRecord, LookupEntry};
+
+/// Longest client-encrypted lockbox key kept: a 32-byte key sealed with an iv is under 100.
+const MAX_LOCKBOX_KEY_LEN: usize = 1024;
 use crate::keys::ServiceType;
 
 /// The `identity` element of a request.
@@ -36,7 +39,46 @@ pub async fn identity_access_validate(
         .and_then(Purpose::parse)
         .ok_or_else(|| Error::refused(ResultCode::BadRequest, "purpose missing or unknown"))?;
     let proof = AccessProof::read(identity_element(body)?)?;
-    access::validate(repo, &proof, nonce, purpose, now).await?;
+    access::validate(repo, &proof, nonce, purpose, now, NonceUse::Record).await?;
+    Ok(Object::new())
+}
+
+/// `identity-access-lockbox-update` (purpose `lockbox-update`): keeps the lockbox key the client
+/// encrypted (the server cannot read it) for the identity's next `identity-access-complete`.
+pub async fn identity_access_lockbox_update(
+    repo: &dyn IdentityRepo,
+    body: &Object,
+    now: u64,
+) -> Result<Object, Error> {
+    let nonce = access::request_nonce(body)?;
+    let proof = AccessProof::read(identity_element(body)?)?;
+    let lockbox = body
+        .get_object("lockbox")
+        .ok_or_else(|| Error::refused(ResultCode::BadRequest, "lockbox element missing"))?;
+    let domain = lockbox
+        .get_str("domain")
+        .and_then(|d| DomainName::parse(d).ok())
+        .ok_or_else(|| Error::refused(ResultCode::BadRequest, "lockbox domain missing"))?;
+    let key = lockbox
+        .get_str("key")
+        .filter(|k| !k.is_empty() && k.len() <= MAX_LOCKBOX_KEY_LEN)
+        .ok_or_else(|| Error::refused(ResultCode::BadRequest, "lockbox key missing or too long"))?;
+    let token = access::validate(
+        repo,
+        &proof,
+        nonce,
+        Purpose::LockboxUpdate,
+        now,
+        NonceUse::Record,
+    )
+    .await?;
+    repo.set_lockbox_key(&LockboxKeyRecord {
+        identity_uri: token.identity_uri,
+        lockbox_domain: domain.to_string(),
+        key_encrypted: key.to_owned(),
+        updated: now,
+    })
+    .await?;
     Ok(Object::new())
 }
 
@@ -57,7 +99,15 @@ pub async fn identity_lookup_update(
     let nonce = access::request_nonce(body)?;
     let identity = identity_element(body)?;
     let proof = AccessProof::read(identity)?;
-    let token = access::validate(repo, &proof, nonce, Purpose::IdentityLookupUpdate, now).await?;
+    let token = access::validate(
+        repo,
+        &proof,
+        nonce,
+        Purpose::IdentityLookupUpdate,
+        now,
+        NonceUse::Record,
+    )
+    .await?;
     let Some(peer) = identity.get_object("peer") else {
         repo.delete_lookup(&token.identity_uri).await?;
         return Ok(Object::new());

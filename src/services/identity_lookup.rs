@@ -63,7 +63,7 @@ fn split(body: &Object, settings: &Settings) -> Result<Split, Error> {
 /// Whether this domain answers for identities of `domain`: its own, and those of the providers
 /// it logs users in with (spec §6.6: a domain without a bootstrapper is answered by the
 /// identity service domain).
-fn answers_for(settings: &Settings, domain: &DomainName) -> bool {
+pub(crate) fn answers_for(settings: &Settings, domain: &DomainName) -> bool {
     *domain == settings.domain
         || settings.identity.providers.iter().any(|p| {
             p.effective_identity_domain()

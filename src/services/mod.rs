@@ -6,6 +6,10 @@ pub mod certificates;
 pub mod finders;
 pub mod identity;
 pub mod identity_lookup;
+pub mod identity_proof;
+pub mod lockbox;
+pub mod namespace_grant;
+pub mod peer_services;
 pub mod salt;
 
 use std::sync::{Arc, RwLock};
@@ -175,6 +179,34 @@ impl Services {
             }
             Method::IdentityLookup => {
                 identity_lookup::identity_lookup(self.lookup_context(&published, now), body)
+                    .await
+                    .map(Reply::Body)
+            }
+            Method::LockboxAccess => lockbox::lockbox_access(self, body, now)
+                .await
+                .map(Reply::Body),
+            Method::LockboxAccessValidate => lockbox::lockbox_access_validate(self, body, now)
+                .await
+                .map(Reply::Body),
+            Method::LockboxIdentitiesUpdate => lockbox::lockbox_identities_update(self, body, now)
+                .await
+                .map(Reply::Body),
+            Method::LockboxContentGet => lockbox::lockbox_content_get(self, body, now)
+                .await
+                .map(Reply::Body),
+            Method::LockboxContentSet => lockbox::lockbox_content_set(self, body, now)
+                .await
+                .map(Reply::Body),
+            Method::LockboxNamespaceGrantChallengeValidate => {
+                lockbox::lockbox_namespace_grant_challenge_validate(self, body, now)
+                    .await
+                    .map(Reply::Body)
+            }
+            Method::PeerServicesGet => peer_services::peer_services_get(self, body, now)
+                .await
+                .map(Reply::Body),
+            Method::IdentityAccessLockboxUpdate => {
+                identity::identity_access_lockbox_update(&*self.store, body, now)
                     .await
                     .map(Reply::Body)
             }

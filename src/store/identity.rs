@@ -13,12 +13,13 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, Set};
 
 use super::entity::{
-    access_token, identity, local_account, lookup_entry, pending_login, relogin_key, used_nonce,
+    access_token, identity, identity_lockbox_key, local_account, lookup_entry, pending_login,
+    relogin_key, used_nonce,
 };
 use super::{Store, StoreError, from_db_time, to_db_time};
 use crate::identity::repo::{
-    AccessTokenRecord, IdentityRecord, IdentityRepo, LocalAccount, LookupEntry, PendingLoginRecord,
-    ReloginKeyRecord,
+    AccessTokenRecord, IdentityRecord, IdentityRepo, LocalAccount, LockboxKeyRecord, LookupEntry,
+    PendingLoginRecord, ReloginKeyRecord,
 };
 
 /// Identity URIs per `IN (…)` list: far below the bind-parameter limits of SQLite (32766) and
@@ -295,6 +296,45 @@ impl IdentityRepo for Store {
             entries.extend(rows.into_iter().map(lookup_from_row));
         }
         Ok(entries)
+    }
+
+    async fn set_lockbox_key(&self, key: &LockboxKeyRecord) -> Result<(), StoreError> {
+        let row = identity_lockbox_key::ActiveModel {
+            identity_uri: Set(key.identity_uri.clone()),
+            lockbox_domain: Set(key.lockbox_domain.clone()),
+            key_encrypted: Set(key.key_encrypted.clone()),
+            updated: Set(to_db_time(key.updated)),
+        };
+        identity_lockbox_key::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(identity_lockbox_key::Column::IdentityUri)
+                    .update_columns([
+                        identity_lockbox_key::Column::LockboxDomain,
+                        identity_lockbox_key::Column::KeyEncrypted,
+                        identity_lockbox_key::Column::Updated,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    async fn lockbox_key(
+        &self,
+        identity_uri: &str,
+    ) -> Result<Option<LockboxKeyRecord>, StoreError> {
+        Ok(
+            identity_lockbox_key::Entity::find_by_id(identity_uri.to_owned())
+                .one(&self.db)
+                .await?
+                .map(|row| LockboxKeyRecord {
+                    identity_uri: row.identity_uri,
+                    lockbox_domain: row.lockbox_domain,
+                    key_encrypted: row.key_encrypted,
+                    updated: from_db_time(row.updated),
+                }),
+        )
     }
 
     async fn purge_expired(&self, now: u64) -> Result<u64, StoreError> {

@@ -6,6 +6,7 @@ mod entity;
 mod identity;
 mod keys;
 mod locations;
+mod lockbox;
 mod nodes;
 mod remote;
 mod salts;

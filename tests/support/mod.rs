@@ -32,6 +32,7 @@ pub mod oidc;
 pub mod peers;
 pub mod process;
 pub mod proxy;
+pub mod turn;
 
 // ---------------------------------------------------------------------------------------------
 // Scratch directories

@@ -12,8 +12,12 @@ use openpeer_protocol::signature::SignatureSuite;
 use openpeer_protocol::uri::DomainName;
 use serde::Deserialize;
 
+mod account;
+
+pub use account::{LockboxSettings, NamespaceGrantSettings, PeerServicesSettings, TurnServer};
+
 /// The built-in defaults: the documented file itself.
-const DEFAULTS: &str = include_str!("../config/default.toml");
+const DEFAULTS: &str = include_str!("../../config/default.toml");
 
 /// Why the configuration cannot be used; the message names the key.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +42,9 @@ struct Raw {
     log: RawLog,
     identity: RawIdentity,
     federation: RawFederation,
+    lockbox: LockboxSettings,
+    namespace_grant: NamespaceGrantSettings,
+    peer_services: PeerServicesSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,6 +170,12 @@ pub struct Settings {
     pub identity: IdentitySettings,
     /// Federation with other domains.
     pub federation: FederationSettings,
+    /// The lockbox.
+    pub lockbox: LockboxSettings,
+    /// The namespace grant service.
+    pub namespace_grant: NamespaceGrantSettings,
+    /// STUN and TURN servers handed to peers.
+    pub peer_services: PeerServicesSettings,
 }
 
 /// Federation with other domains (architecture §4 "Federation").
@@ -375,6 +388,9 @@ impl Settings {
             log: check_log(raw.log)?,
             identity: check_identity(raw.identity)?,
             federation: check_federation(raw.federation)?,
+            lockbox: account::check_lockbox(raw.lockbox)?,
+            namespace_grant: raw.namespace_grant,
+            peer_services: account::check_peer_services(raw.peer_services)?,
         })
     }
 }
