@@ -159,7 +159,7 @@ fn certificate_id_of(bundle: &Object) -> String {
 // bootstrapper / services-get
 
 /// (service type, method name, path) as `services-get` must list them.
-const SERVICES: [(&str, &str, &str); 9] = [
+const SERVICES: [(&str, &str, &str); 18] = [
     ("bootstrapper", "services-get", SERVICES_GET),
     ("certificates", "certificates-get", CERTIFICATES_GET),
     ("bootstrapped-finders", "finders-get", FINDERS_GET),
@@ -176,6 +176,11 @@ const SERVICES: [(&str, &str, &str); 9] = [
     ),
     (
         "identity",
+        "identity-access-lockbox-update",
+        "/openpeer/identity/identity-access-lockbox-update",
+    ),
+    (
+        "identity",
         "identity-access-inner-frame",
         "/identity/v1/inner-frame",
     ),
@@ -188,6 +193,46 @@ const SERVICES: [(&str, &str, &str); 9] = [
         "identity-lookup",
         "identity-lookup",
         "/openpeer/identity-lookup/identity-lookup",
+    ),
+    (
+        "identity-lockbox",
+        "lockbox-access",
+        "/openpeer/identity-lockbox/lockbox-access",
+    ),
+    (
+        "identity-lockbox",
+        "lockbox-access-validate",
+        "/openpeer/identity-lockbox/lockbox-access-validate",
+    ),
+    (
+        "identity-lockbox",
+        "lockbox-identities-update",
+        "/openpeer/identity-lockbox/lockbox-identities-update",
+    ),
+    (
+        "identity-lockbox",
+        "lockbox-content-get",
+        "/openpeer/identity-lockbox/lockbox-content-get",
+    ),
+    (
+        "identity-lockbox",
+        "lockbox-content-set",
+        "/openpeer/identity-lockbox/lockbox-content-set",
+    ),
+    (
+        "identity-lockbox",
+        "lockbox-namespace-grant-challenge-validate",
+        "/openpeer/identity-lockbox/lockbox-namespace-grant-challenge-validate",
+    ),
+    (
+        "namespace-grant",
+        "namespace-grant-inner-frame",
+        "/namespace-grant/v1/inner-frame",
+    ),
+    (
+        "peer",
+        "peer-services-get",
+        "/openpeer/peer/peer-services-get",
     ),
 ];
 

@@ -228,7 +228,12 @@ impl Domain {
         })
     }
 
-    /// The domain's certificates, verified.
+    /// The domain's name.
+    pub fn name(&self) -> &DomainName {
+        &self.name
+    }
+
+    /// The domain's verified certificates.
     pub fn certificates(&self) -> &CertificateSet {
         &self.certificates
     }

@@ -39,11 +39,15 @@ pub struct DomainArgs {
 pub struct ListenArgs {
     #[command(flatten)]
     pub domain: DomainArgs,
-    /// Log in to this local account and bind the identity to this peer, so others find it by
-    /// `identity://<domain>/<username>`. The password is read from OPENPEER_ACCOUNT_PASSWORD or
+    /// Log in to this local account (spec §7.2: identity, lockbox, the private peer file kept
+    /// there, peer services) and run as the account's peer, found by
+    /// `identity://<domain>/<username>`; every device logging in is the same peer. The password is read from OPENPEER_ACCOUNT_PASSWORD or
     /// the first line of standard input.
     #[arg(long, value_name = "USERNAME")]
     pub login: Option<String>,
+    /// With --login: make a new lockbox key, wiping what the lockbox held (a new peer).
+    #[arg(long, requires = "login")]
+    pub reset_lockbox: bool,
     /// Write this peer's public peer file here, for `peer find --peer-file`.
     #[arg(long, value_name = "FILE")]
     pub peer_file_out: Option<PathBuf>,
@@ -94,27 +98,44 @@ fn say(line: &str) {
 /// `peer listen`: runs until the process is stopped.
 pub async fn listen(args: &ListenArgs, password: Option<String>) -> Result<String, CommandError> {
     let options = options(&args.domain)?;
-    let peer = Peer::start(options.clone())
-        .await
-        .map_err(failed("start"))?;
+    // With --login the peer is the account's (spec §7.2: its private peer file in the
+    // lockbox, the same on every device); without, a new one.
+    let peer = match (&args.login, password) {
+        (Some(username), Some(password)) => {
+            let directory = Directory::bootstrap(&options)
+                .await
+                .map_err(failed("bootstrap"))?;
+            let login = directory
+                .login_account(username, &password, args.reset_lockbox)
+                .await
+                .map_err(failed("login"))?;
+            let peer = Peer::start_as(options.clone(), &login)
+                .await
+                .map_err(failed("start"))?;
+            directory
+                .publish(&login.identity, &peer, &login.lockbox.stable_id())
+                .await
+                .map_err(failed("identity-lookup-update"))?;
+            say(&format!("identity {}", login.identity.uri));
+            let origin = if login.new_peer {
+                "new-peer"
+            } else {
+                "peer-from-lockbox"
+            };
+            say(&format!("lockbox {} {origin}", login.lockbox.account_id));
+            for server in &login.ice_servers {
+                say(&format!("{} {}", server.kind, server.uri));
+            }
+            peer
+        }
+        _ => Peer::start(options.clone())
+            .await
+            .map_err(failed("start"))?,
+    };
     if let Some(path) = &args.peer_file_out {
         let text = render_object(peer.public_peer_file().document());
         std::fs::write(path, text)
             .map_err(|e| CommandError(format!("cannot write {}: {e}", path.display())))?;
-    }
-    if let (Some(username), Some(password)) = (&args.login, password) {
-        let directory = Directory::bootstrap(&options)
-            .await
-            .map_err(failed("bootstrap"))?;
-        let login = directory
-            .login_local(username, &password)
-            .await
-            .map_err(failed("login"))?;
-        directory
-            .publish(&login, &peer)
-            .await
-            .map_err(failed("identity-lookup-update"))?;
-        say(&format!("identity {}", login.uri));
     }
     say(&format!("listening {}", peer.contact()));
     loop {

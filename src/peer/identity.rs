@@ -3,7 +3,6 @@
 //! and turn another identity into its public peer file with `identity-lookup`, trusting nothing
 //! the domain's certificates do not sign.
 
-use openpeer_federation::http::HttpClient;
 use openpeer_protocol::bootstrapper::ServiceType;
 use openpeer_protocol::canonical::render_object;
 use openpeer_protocol::identity_lookup::{LookupError, LookupIdentity, lookup_request};
@@ -11,7 +10,7 @@ use openpeer_protocol::json::{Object, Value};
 use openpeer_protocol::message::{self, ErrorResult, MessageKind, Method};
 use openpeer_protocol::peer_file::{PublicPeerFile, salt_domain};
 use openpeer_protocol::proof::{Purpose, identity_access_proof};
-use openpeer_protocol::random::{nonce, random_string};
+use openpeer_protocol::random::nonce;
 use openpeer_protocol::signature::{KeyReference, KeyResolver, sign_bundle};
 use openpeer_protocol::uri::IdentityUri;
 use rand_core::OsRng;
@@ -35,6 +34,9 @@ pub struct IdentityLogin {
     pub provider: String,
     token: String,
     secret: Zeroizing<String>,
+    /// `lockbox{domain, key}` of `identity-access-complete`: the lockbox key this identity left
+    /// for its next login, encrypted by the client.
+    pub(crate) lockbox: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for IdentityLogin {
@@ -47,6 +49,29 @@ impl std::fmt::Debug for IdentityLogin {
     }
 }
 
+impl IdentityLogin {
+    /// An `identity` element proving this login for `purpose` (valid a few minutes), and the
+    /// nonce it was made with.
+    pub(crate) fn proof(&self, purpose: Purpose) -> (Object, String) {
+        self.proof_with_nonce(purpose, &nonce(&mut OsRng))
+    }
+
+    /// [`IdentityLogin::proof`] with a nonce of the request it is part of.
+    pub(crate) fn proof_with_nonce(&self, purpose: Purpose, n: &str) -> (Object, String) {
+        let n = n.to_owned();
+        let expires = unix_now() + PROOF_LIFETIME;
+        let proof =
+            identity_access_proof(&self.secret, &self.uri, &n, expires, &self.token, purpose);
+        let identity = Object::new()
+            .with("uri", self.uri.as_str())
+            .with("provider", self.provider.as_str())
+            .with("accessToken", self.token.as_str())
+            .with("accessSecretProof", proof)
+            .with("accessSecretProofExpires", expires);
+        (identity, n)
+    }
+}
+
 /// A domain's identity and lookup services as a peer uses them.
 pub struct Directory {
     domain: Domain,
@@ -56,14 +81,16 @@ pub struct Directory {
 impl Directory {
     /// Bootstraps the domain of `options` (its certificates verified).
     pub async fn bootstrap(options: &PeerOptions) -> Result<Directory, PeerError> {
-        let http = HttpClient::new(&options.extra_root_pems, options.request_timeout)
-            .map_err(|e| PeerError::Options(e.to_string()))?;
-        let domain =
-            Domain::bootstrap(http, &options.base_url, options.domain.clone(), unix_now()).await?;
+        let domain = super::bootstrap(options).await?;
         Ok(Directory {
             domain,
             base_url: options.base_url.trim_end_matches('/').to_owned(),
         })
+    }
+
+    /// The domain, bootstrapped.
+    pub(crate) fn domain(&self) -> &Domain {
+        &self.domain
     }
 
     /// Logs in to local account `username` of the gateway (`POST /identity/v1/local/login`).
@@ -84,6 +111,12 @@ impl Directory {
             .map_err(|e| PeerError::Http(e.to_string()))?;
         let text = std::str::from_utf8(&answer).map_err(|_| PeerError::Malformed("not UTF-8"))?;
         let answer = message::decode(text).map_err(|_| PeerError::Malformed("not a message"))?;
+        let lockbox = answer.body.get_object("lockbox").and_then(|l| {
+            Some((
+                l.get_str("domain")?.to_owned(),
+                l.get_str("key")?.to_owned(),
+            ))
+        });
         let identity = match answer.envelope.kind {
             MessageKind::Notify => answer.body.get_object("identity").cloned(),
             _ => {
@@ -104,17 +137,23 @@ impl Directory {
             provider: text("provider")?,
             token: text("accessToken")?,
             secret: Zeroizing::new(text("accessSecret")?),
+            lockbox,
         })
     }
 
-    /// Binds `peer` to `login`'s identity (`identity-lookup-update`): others can then find it
-    /// by that identity. The contact proof is signed by the peer's key.
-    pub async fn publish(&self, login: &IdentityLogin, peer: &Peer) -> Result<(), PeerError> {
+    /// Binds `peer` to `login`'s identity (`identity-lookup-update`) under `stable_id` (the
+    /// lockbox's, [`openpeer_protocol::derivation::stable_id`], or any stable random string):
+    /// others can then find it by that identity. The contact proof is signed by the peer's key.
+    pub async fn publish(
+        &self,
+        login: &IdentityLogin,
+        peer: &Peer,
+        stable_id: &str,
+    ) -> Result<(), PeerError> {
         let local = &peer.inner.local;
         let now = unix_now();
-        let stable_id = random_string(&mut OsRng, 32);
         let contact_proof = Object::new()
-            .with("stableID", stable_id.as_str())
+            .with("stableID", stable_id)
             .with("contact", local.contact().to_string())
             .with("uri", login.uri.as_str())
             .with("created", now)
@@ -126,28 +165,14 @@ impl Directory {
             &KeyReference::Uri(local.contact().clone()),
             &mut OsRng,
         );
-        let n = nonce(&mut OsRng);
-        let expires = now + PROOF_LIFETIME;
-        let proof = identity_access_proof(
-            &login.secret,
-            &login.uri,
-            &n,
-            expires,
-            &login.token,
-            Purpose::IdentityLookupUpdate,
-        );
+        let (identity, n) = login.proof(Purpose::IdentityLookupUpdate);
         let peer_element = local
             .file
             .document()
             .get("peer")
             .cloned()
             .ok_or(PeerError::Malformed("peer file"))?;
-        let identity = Object::new()
-            .with("uri", login.uri.as_str())
-            .with("provider", login.provider.as_str())
-            .with("accessToken", login.token.as_str())
-            .with("accessSecretProof", proof)
-            .with("accessSecretProofExpires", expires)
+        let identity = identity
             .with("stableID", stable_id)
             .with("peer", peer_element)
             .with("priority", 1u64)

@@ -27,6 +27,7 @@ mod identity;
 mod inbound;
 pub(crate) mod load;
 mod location;
+mod login;
 mod nonces;
 mod p2p;
 mod relay;
@@ -55,6 +56,7 @@ use rand_core::OsRng;
 pub use connection::Connection;
 pub use error::{PeerError, Rejection};
 pub use identity::{Directory, IdentityLogin};
+pub use login::{AccountLogin, IceServer, LockboxSession};
 
 use connection::{Origin, Parts, RouteKey};
 use find::{FoundLocation, OutgoingFind, find_request, verify_find_notify};
@@ -132,30 +134,62 @@ pub struct Peer {
     inner: Arc<PeerInner>,
 }
 
+/// Bootstraps the domain of `options`, its certificates verified.
+pub(crate) async fn bootstrap(options: &PeerOptions) -> Result<Domain, PeerError> {
+    let http = HttpClient::new(&options.extra_root_pems, options.request_timeout)
+        .map_err(|e| PeerError::Options(e.to_string()))?;
+    Ok(Domain::bootstrap(http, &options.base_url, options.domain.clone(), unix_now()).await?)
+}
+
+/// A new key and a findable public peer file under a salt of `domain` (spec §4.1).
+pub(crate) async fn new_peer_file(
+    domain: &Domain,
+    now: u64,
+) -> Result<(SigningKey, PublicPeerFile), PeerError> {
+    let salt = domain.signed_salt().await?;
+    let key = SigningKey::generate(SignatureSuite::Ed25519, &mut OsRng)
+        .map_err(|_| PeerError::Crypto("key generation"))?;
+    let file_options = PeerFileOptions {
+        salt_bundle: &salt,
+        created: now,
+        expires: now + PEER_FILE_LIFETIME,
+        findable: true,
+    };
+    let generated = PublicPeerFile::generate(&key, &file_options, &mut OsRng)
+        .map_err(|_| PeerError::Untrusted("salt"))?;
+    // The salt must be the domain's own: otherwise the finder refuses the session anyway.
+    let file = PublicPeerFile::validate(generated.document(), now, Some(domain.certificates()))
+        .map_err(|_| PeerError::Untrusted("salt"))?;
+    Ok((key, file))
+}
+
 impl Peer {
-    /// Starts a peer: bootstrap, peer file, UDP socket, finder session and keep-alive (see the
-    /// module documentation).
+    /// Starts a peer with a new key and peer file: bootstrap, peer file, UDP socket, finder
+    /// session and keep-alive (see the module documentation).
     #[tracing::instrument(skip_all, fields(domain = %options.domain))]
     pub async fn start(options: PeerOptions) -> Result<Peer, PeerError> {
-        let http = HttpClient::new(&options.extra_root_pems, options.request_timeout)
-            .map_err(|e| PeerError::Options(e.to_string()))?;
+        let domain = bootstrap(&options).await?;
+        let (key, file) = new_peer_file(&domain, unix_now()).await?;
+        Peer::run(options, domain, key, file).await
+    }
+
+    /// Starts the peer of an account login (its private peer file, opened from the lockbox:
+    /// the same peer on every device of a user).
+    #[tracing::instrument(skip_all, fields(domain = %options.domain))]
+    pub async fn start_as(options: PeerOptions, login: &AccountLogin) -> Result<Peer, PeerError> {
+        let key = SigningKey::from_pkcs8_der(&login.key.to_pkcs8_der())
+            .map_err(|_| PeerError::Crypto("private key"))?;
+        let domain = bootstrap(&options).await?;
+        Peer::run(options, domain, key, login.peer_file.clone()).await
+    }
+
+    async fn run(
+        options: PeerOptions,
+        domain: Domain,
+        key: SigningKey,
+        file: PublicPeerFile,
+    ) -> Result<Peer, PeerError> {
         let now = unix_now();
-        let domain =
-            Domain::bootstrap(http, &options.base_url, options.domain.clone(), now).await?;
-        let salt = domain.signed_salt().await?;
-        let key = SigningKey::generate(SignatureSuite::Ed25519, &mut OsRng)
-            .map_err(|_| PeerError::Crypto("key generation"))?;
-        let file_options = PeerFileOptions {
-            salt_bundle: &salt,
-            created: now,
-            expires: now + PEER_FILE_LIFETIME,
-            findable: true,
-        };
-        let generated = PublicPeerFile::generate(&key, &file_options, &mut OsRng)
-            .map_err(|_| PeerError::Untrusted("salt"))?;
-        // The salt must be the domain's own: otherwise the finder refuses the session anyway.
-        let file = PublicPeerFile::validate(generated.document(), now, Some(domain.certificates()))
-            .map_err(|_| PeerError::Untrusted("salt"))?;
         let finder = domain.finder(now).await?;
         let (socket, host) = direct::bind(options.udp_bind, options.advertised_host).await?;
         let local = Local {

@@ -129,6 +129,9 @@ pub async fn published_peer(side: &Side, user: &str, options: PeerOptions) -> Pe
         .login_local(user, PASSWORD)
         .await
         .expect("local login");
-    directory.publish(&login, &peer).await.expect("publish");
+    directory
+        .publish(&login, &peer, "stable-id")
+        .await
+        .expect("publish");
     peer
 }

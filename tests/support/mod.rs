@@ -28,6 +28,7 @@ pub use openpeer_federation::clock::unix_now;
 pub mod federation;
 pub mod finder;
 pub mod identity;
+pub mod lockbox;
 pub mod oidc;
 pub mod peers;
 pub mod process;
