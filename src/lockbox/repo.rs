@@ -136,7 +136,7 @@ pub trait LockboxRepo: Send + Sync {
         now: u64,
     ) -> Result<(), StoreError>;
     /// A new key for the account, in one transaction: its values are wiped (grants stay), every
-    /// identity but `keeping` is marked `needs_update`.
+    /// identity but `keeping` is marked `needs_update`, and its access tokens are revoked.
     async fn reset_account(
         &self,
         account_id: &str,
@@ -144,7 +144,8 @@ pub trait LockboxRepo: Send + Sync {
         keeping: &str,
         now: u64,
     ) -> Result<(), StoreError>;
-    /// Attaches (or moves, or refreshes) an identity to an account, clearing `needs_update`.
+    /// Attaches (or moves, or refreshes) an identity to an account, clearing `needs_update`; an
+    /// account the identity leaves without any identity is deleted with all it holds.
     async fn attach_identity(
         &self,
         account_id: &str,

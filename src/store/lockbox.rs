@@ -59,6 +59,45 @@ fn challenge_from_row(row: grant_challenge::Model) -> Result<ChallengeRecord, St
     })
 }
 
+/// Deletes an account with its values, grants, identities, tokens and challenges.
+async fn delete_account_rows(
+    db: &impl ConnectionTrait,
+    account_id: &str,
+) -> Result<(), StoreError> {
+    lockbox_value::Entity::delete_many()
+        .filter(lockbox_value::Column::AccountId.eq(account_id))
+        .exec(db)
+        .await?;
+    lockbox_grant::Entity::delete_many()
+        .filter(lockbox_grant::Column::AccountId.eq(account_id))
+        .exec(db)
+        .await?;
+    lockbox_identity::Entity::delete_many()
+        .filter(lockbox_identity::Column::AccountId.eq(account_id))
+        .exec(db)
+        .await?;
+    delete_tokens(db, account_id).await?;
+    grant_challenge::Entity::delete_many()
+        .filter(grant_challenge::Column::Service.eq(TokenService::Lockbox.as_str()))
+        .filter(grant_challenge::Column::Subject.eq(account_id))
+        .exec(db)
+        .await?;
+    lockbox_account::Entity::delete_by_id(account_id.to_owned())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes the lockbox access tokens of an account.
+async fn delete_tokens(db: &impl ConnectionTrait, account_id: &str) -> Result<(), StoreError> {
+    service_token::Entity::delete_many()
+        .filter(service_token::Column::Service.eq(TokenService::Lockbox.as_str()))
+        .filter(service_token::Column::Subject.eq(account_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 async fn upsert_attachment(
     db: &impl ConnectionTrait,
     account_id: &str,
@@ -160,17 +199,38 @@ impl LockboxRepo for Store {
             .filter(lockbox_identity::Column::IdentityUri.ne(keeping))
             .exec(&txn)
             .await?;
+        // Devices holding the old key lose their access with it.
+        delete_tokens(&txn, account_id).await?;
         txn.commit().await?;
         Ok(())
     }
 
+    /// An identity moved from another account leaves it; an account left without identities
+    /// is deleted with everything it holds, in the same transaction.
     async fn attach_identity(
         &self,
         account_id: &str,
         identity: &AttachedIdentity,
         now: u64,
     ) -> Result<(), StoreError> {
-        upsert_attachment(&self.db, account_id, identity, now).await
+        let txn = self.db.begin().await?;
+        let previous = lockbox_identity::Entity::find_by_id(identity.uri.clone())
+            .one(&txn)
+            .await?
+            .map(|row| row.account_id)
+            .filter(|previous| previous != account_id);
+        upsert_attachment(&txn, account_id, identity, now).await?;
+        if let Some(previous) = previous {
+            let left = lockbox_identity::Entity::find()
+                .filter(lockbox_identity::Column::AccountId.eq(previous.as_str()))
+                .count(&txn)
+                .await?;
+            if left == 0 {
+                delete_account_rows(&txn, &previous).await?;
+            }
+        }
+        txn.commit().await?;
+        Ok(())
     }
 
     async fn detach_identity(&self, account_id: &str, uri: &str) -> Result<bool, StoreError> {
@@ -198,31 +258,7 @@ impl LockboxRepo for Store {
 
     async fn delete_account(&self, account_id: &str) -> Result<(), StoreError> {
         let txn = self.db.begin().await?;
-        lockbox_value::Entity::delete_many()
-            .filter(lockbox_value::Column::AccountId.eq(account_id))
-            .exec(&txn)
-            .await?;
-        lockbox_grant::Entity::delete_many()
-            .filter(lockbox_grant::Column::AccountId.eq(account_id))
-            .exec(&txn)
-            .await?;
-        lockbox_identity::Entity::delete_many()
-            .filter(lockbox_identity::Column::AccountId.eq(account_id))
-            .exec(&txn)
-            .await?;
-        service_token::Entity::delete_many()
-            .filter(service_token::Column::Service.eq(TokenService::Lockbox.as_str()))
-            .filter(service_token::Column::Subject.eq(account_id))
-            .exec(&txn)
-            .await?;
-        grant_challenge::Entity::delete_many()
-            .filter(grant_challenge::Column::Service.eq(TokenService::Lockbox.as_str()))
-            .filter(grant_challenge::Column::Subject.eq(account_id))
-            .exec(&txn)
-            .await?;
-        lockbox_account::Entity::delete_by_id(account_id.to_owned())
-            .exec(&txn)
-            .await?;
+        delete_account_rows(&txn, account_id).await?;
         txn.commit().await?;
         Ok(())
     }
