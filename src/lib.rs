@@ -18,5 +18,6 @@ pub mod logging;
 pub mod metrics;
 pub mod net;
 pub mod peer;
+pub mod rolodex;
 pub mod services;
 pub mod store;

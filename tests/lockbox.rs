@@ -13,7 +13,8 @@
 //! * a namespace outside the well-known ones needs a signed, single-use, untampered grant, and
 //!   the grant service signs only namespaces of its own domain;
 //! * no table of the database holds the plaintext, the lockbox key or an access secret;
-//! * `peer-services-get`, `services-get` and `identity-access-lockbox-update` answer exactly.
+//! * `peer-services-get` and `identity-access-lockbox-update` answer exactly (`services-get`
+//!   is checked in `tests/server.rs`).
 
 mod support;
 
@@ -41,8 +42,7 @@ use support::lockbox::{
     content_set_body, lockbox_of, lockbox_proof, login, namespace, proven_body,
 };
 use support::{
-    Backend, Response, SERVICES_GET, TestDb, call, error_code, ok_body, post, request, start, stop,
-    unix_now,
+    Backend, Response, TestDb, call, error_code, ok_body, post, request, start, stop, unix_now,
 };
 
 crate::on_both_backends!(
@@ -55,7 +55,6 @@ crate::on_both_backends!(
     namespaces_beyond_the_well_known_need_a_signed_grant,
     no_table_holds_plaintext_keys_or_secrets,
     peer_services_hand_out_turn_rest_credentials,
-    services_get_lists_the_lockbox_methods,
     the_identity_keeps_the_encrypted_lockbox_key,
 );
 
@@ -918,69 +917,7 @@ async fn peer_services_hand_out_turn_rest_credentials(db: TestDb) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 9. services-get
-
-async fn services_get_lists_the_lockbox_methods(db: TestDb) {
-    let (node, addr) = gateway(&db, "", &[]).await;
-    let answer = call(
-        addr,
-        SERVICES_GET,
-        &request("bootstrapper", "services-get", ""),
-    )
-    .await;
-    let services = children(
-        ok_body(&answer).get_object("services").expect("services"),
-        "service",
-    );
-    let methods_of = |id: &str| -> Vec<(String, String)> {
-        let service = services
-            .iter()
-            .find(|s| s.get_str("$id") == Some(id))
-            .unwrap_or_else(|| panic!("service {id}"));
-        children(service.get_object("methods").expect("methods"), "method")
-            .iter()
-            .map(|m| {
-                let text = |k| m.get_str(k).unwrap_or_else(|| panic!("{k}")).to_owned();
-                (text("name"), text("uri"))
-            })
-            .collect()
-    };
-    let base = node.public_url().to_owned();
-    let served = |service: &str, names: &[&str]| -> Vec<(String, String)> {
-        names
-            .iter()
-            .map(|n| ((*n).to_owned(), format!("{base}/openpeer/{service}/{n}")))
-            .collect()
-    };
-    assert_eq!(
-        methods_of("identity-lockbox"),
-        served(
-            "identity-lockbox",
-            &[
-                "lockbox-access",
-                "lockbox-access-validate",
-                "lockbox-identities-update",
-                "lockbox-content-get",
-                "lockbox-content-set",
-                "lockbox-namespace-grant-challenge-validate",
-            ]
-        )
-    );
-    assert_eq!(methods_of("peer"), served("peer", &["peer-services-get"]));
-    assert_eq!(
-        methods_of("namespace-grant"),
-        [(
-            "namespace-grant-inner-frame".to_owned(),
-            format!("{base}/namespace-grant/v1/inner-frame")
-        )]
-    );
-    let update = served("identity", &["identity-access-lockbox-update"]).remove(0);
-    assert!(methods_of("identity").contains(&update));
-    stop(node).await;
-}
-
-// ---------------------------------------------------------------------------------------------
-// 10. identity-access-lockbox-update
+// 9. identity-access-lockbox-update
 
 async fn the_identity_keeps_the_encrypted_lockbox_key(db: TestDb) {
     let (node, addr) = gateway(&db, "", &["alice"]).await;

@@ -87,7 +87,7 @@ fn serve_answers_stops_on_sigterm_and_keys_can_be_listed_and_rotated() {
             .get_object("services")
             .expect("services")
             .get_list("service");
-        assert_eq!(services.len(), 9);
+        assert_eq!(services.len(), 10);
         assert!(
             response
                 .text()

@@ -159,7 +159,7 @@ fn certificate_id_of(bundle: &Object) -> String {
 // bootstrapper / services-get
 
 /// (service type, method name, path) as `services-get` must list them.
-const SERVICES: [(&str, &str, &str); 18] = [
+const SERVICES: [(&str, &str, &str); 21] = [
     ("bootstrapper", "services-get", SERVICES_GET),
     ("certificates", "certificates-get", CERTIFICATES_GET),
     ("bootstrapped-finders", "finders-get", FINDERS_GET),
@@ -178,6 +178,11 @@ const SERVICES: [(&str, &str, &str); 18] = [
         "identity",
         "identity-access-lockbox-update",
         "/openpeer/identity/identity-access-lockbox-update",
+    ),
+    (
+        "identity",
+        "identity-access-rolodex-credentials-get",
+        "/openpeer/identity/identity-access-rolodex-credentials-get",
     ),
     (
         "identity",
@@ -233,6 +238,16 @@ const SERVICES: [(&str, &str, &str); 18] = [
         "peer",
         "peer-services-get",
         "/openpeer/peer/peer-services-get",
+    ),
+    (
+        "rolodex",
+        "rolodex-access",
+        "/openpeer/rolodex/rolodex-access",
+    ),
+    (
+        "rolodex",
+        "rolodex-contacts-get",
+        "/openpeer/rolodex/rolodex-contacts-get",
     ),
 ];
 

@@ -1,9 +1,10 @@
-//! Lockbox and namespace grants (issue 2.2): accounts and their client-encrypted values, the
-//! identities attached to them, namespace grants and open challenges, service access tokens, and
-//! the client-encrypted lockbox key the identity service keeps.
+//! Lockbox, namespace grants, rolodex (issue 2.2): accounts and their client-encrypted values,
+//! the identities attached to them, namespace grants and open challenges, the access tokens of
+//! the lockbox and the rolodex, the client-encrypted lockbox key the identity service keeps, and
+//! local accounts' contacts.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, boolean, string, text};
+use sea_orm_migration::schema::{big_integer, boolean, string, string_null, text};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -76,6 +77,19 @@ enum IdentityLockboxKeys {
     LockboxDomain,
     KeyEncrypted,
     Updated,
+}
+
+#[derive(DeriveIden)]
+enum RolodexContacts {
+    Table,
+    OwnerUri,
+    ContactUri,
+    Provider,
+    Name,
+    Profile,
+    Avatar,
+    Removed,
+    Version,
 }
 
 #[sea_orm_migration::async_trait::async_trait]
@@ -213,11 +227,32 @@ impl MigrationTrait for Migration {
                     .col(big_integer(IdentityLockboxKeys::Updated))
                     .to_owned(),
             )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(RolodexContacts::Table)
+                    .col(string(RolodexContacts::OwnerUri))
+                    .col(string(RolodexContacts::ContactUri))
+                    .col(string(RolodexContacts::Provider))
+                    .col(string_null(RolodexContacts::Name))
+                    .col(string_null(RolodexContacts::Profile))
+                    .col(string_null(RolodexContacts::Avatar))
+                    .col(boolean(RolodexContacts::Removed))
+                    .col(big_integer(RolodexContacts::Version))
+                    .primary_key(
+                        Index::create()
+                            .col(RolodexContacts::OwnerUri)
+                            .col(RolodexContacts::ContactUri),
+                    )
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            RolodexContacts::Table.into_iden(),
             IdentityLockboxKeys::Table.into_iden(),
             ServiceTokens::Table.into_iden(),
             GrantChallenges::Table.into_iden(),

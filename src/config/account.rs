@@ -1,5 +1,6 @@
-//! Configuration of the services a peer uses after logging in: `[lockbox]`, `[namespace_grant]`
-//! and `[peer_services]` (README "Lockbox", "Namespace grants", "Peer services").
+//! Configuration of the services a peer uses after logging in: `[lockbox]`, `[namespace_grant]`,
+//! `[rolodex]` and `[peer_services]` (README "Lockbox, namespace grants and peer services",
+//! "Rolodex").
 
 use openpeer_protocol::uri::DomainName;
 use serde::Deserialize;
@@ -34,6 +35,20 @@ pub struct NamespaceGrantSettings {
     /// Hosts besides this domain whose namespace URLs this grant service may sign grants for.
     #[serde(deserialize_with = "domain_names")]
     pub namespace_domains: Vec<DomainName>,
+}
+
+/// `[rolodex]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolodexSettings {
+    /// Lifetime of rolodex access tokens, seconds.
+    pub access_lifetime_seconds: u64,
+    /// Lifetime of the `serverToken` the identity service hands out, seconds.
+    pub server_token_lifetime_seconds: u64,
+    /// `updateNext` distance: when a client should ask for contacts again, seconds.
+    pub update_next_seconds: u64,
+    /// Most contacts one local account may keep.
+    pub max_contacts: usize,
 }
 
 /// `[peer_services]`.
@@ -105,6 +120,20 @@ pub(super) fn check_lockbox(raw: LockboxSettings) -> Result<LockboxSettings, Con
     ] {
         at_least_one(key, limit as u64)?;
     }
+    Ok(raw)
+}
+
+/// Checks `[rolodex]`.
+pub(super) fn check_rolodex(raw: RolodexSettings) -> Result<RolodexSettings, ConfigError> {
+    at_least_one(
+        "rolodex.access_lifetime_seconds",
+        raw.access_lifetime_seconds,
+    )?;
+    at_least_one(
+        "rolodex.server_token_lifetime_seconds",
+        raw.server_token_lifetime_seconds,
+    )?;
+    at_least_one("rolodex.update_next_seconds", raw.update_next_seconds)?;
     Ok(raw)
 }
 

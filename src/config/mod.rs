@@ -14,7 +14,9 @@ use serde::Deserialize;
 
 mod account;
 
-pub use account::{LockboxSettings, NamespaceGrantSettings, PeerServicesSettings, TurnServer};
+pub use account::{
+    LockboxSettings, NamespaceGrantSettings, PeerServicesSettings, RolodexSettings, TurnServer,
+};
 
 /// The built-in defaults: the documented file itself.
 const DEFAULTS: &str = include_str!("../../config/default.toml");
@@ -44,6 +46,7 @@ struct Raw {
     federation: RawFederation,
     lockbox: LockboxSettings,
     namespace_grant: NamespaceGrantSettings,
+    rolodex: RolodexSettings,
     peer_services: PeerServicesSettings,
 }
 
@@ -174,6 +177,8 @@ pub struct Settings {
     pub lockbox: LockboxSettings,
     /// The namespace grant service.
     pub namespace_grant: NamespaceGrantSettings,
+    /// The rolodex.
+    pub rolodex: RolodexSettings,
     /// STUN and TURN servers handed to peers.
     pub peer_services: PeerServicesSettings,
 }
@@ -390,6 +395,7 @@ impl Settings {
             federation: check_federation(raw.federation)?,
             lockbox: account::check_lockbox(raw.lockbox)?,
             namespace_grant: raw.namespace_grant,
+            rolodex: account::check_rolodex(raw.rolodex)?,
             peer_services: account::check_peer_services(raw.peer_services)?,
         })
     }

@@ -21,6 +21,7 @@ use super::State;
 use crate::error::Error;
 use crate::identity::access::Completion;
 use crate::identity::{login, providers};
+use crate::services::rolodex as contacts;
 use openpeer_federation::clock::unix_now;
 
 /// The page served as `identity-access-inner-frame`.
@@ -152,6 +153,39 @@ pub async fn local_signup(req: tide::Request<State>) -> tide::Result {
         .await
     })
     .await
+}
+
+/// `POST /identity/v1/local/contacts` `{"username","password","set":{"contact":[{"uri",
+/// "provider","name","profile","avatar"}]},"remove":{"uri":[…]}}`: edits the account's
+/// rolodex contacts (README "Rolodex"); answers `{"version":N}`.
+pub async fn local_contacts(mut req: tide::Request<State>) -> tide::Result {
+    let state = req.state().clone();
+    let address = req
+        .peer_addr()
+        .and_then(|a| a.rsplit_once(':').map(|(ip, _)| ip.to_owned()))
+        .unwrap_or_default();
+    let outcome = async {
+        let body = body_object(&mut req).await?;
+        let services = &state.services;
+        let owner = login::check_local_password(
+            services.store().as_ref(),
+            services.settings(),
+            &state.login_failures,
+            &address,
+            field(&body, "username")?,
+            field(&body, "password")?,
+            unix_now(),
+        )
+        .await?;
+        contacts::change(services, &owner, &body).await
+    }
+    .await;
+    Ok(match outcome {
+        Ok(version) => json(openpeer_protocol::canonical::render_object(
+            &Object::new().with("version", version),
+        )),
+        Err(e) => refusal(&state, &e),
+    })
 }
 
 /// `POST /identity/v1/relogin`.

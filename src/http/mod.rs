@@ -34,6 +34,8 @@ pub fn routes(gateway: State) -> tide::Server<State> {
     app.at("/identity/v1/local/signup")
         .post(identity::local_signup);
     app.at("/identity/v1/relogin").post(identity::relogin);
+    app.at("/identity/v1/local/contacts")
+        .post(identity::local_contacts);
     app.at("/identity/v1/login/start")
         .post(identity::login_start)
         .get(identity::login_start_redirect);

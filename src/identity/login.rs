@@ -35,6 +35,22 @@ pub async fn local_login(
     password: &str,
     now: u64,
 ) -> Result<Completion, Error> {
+    let uri =
+        check_local_password(repo, settings, limiter, address, username, password, now).await?;
+    issue(repo, settings, &uri, local::LOCAL_PROVIDER, now).await
+}
+
+/// Checks a local account's password under the failure limits of [`local_login`]: the
+/// identity URI, or the refusal.
+pub async fn check_local_password(
+    repo: &dyn IdentityRepo,
+    settings: &Settings,
+    limiter: &FailureLimiter,
+    address: &str,
+    username: &str,
+    password: &str,
+    now: u64,
+) -> Result<String, Error> {
     let limits = &settings.identity.local;
     if !limits.enabled {
         return Err(Error::refused(
@@ -54,7 +70,7 @@ pub async fn local_login(
         ));
     }
     match local::login(repo, settings.domain.as_str(), username, password).await {
-        Ok(uri) => issue(repo, settings, &uri, local::LOCAL_PROVIDER, now).await,
+        Ok(uri) => Ok(uri),
         Err(e) => {
             limiter.record(&account_key, now);
             limiter.record(&address_key, now);

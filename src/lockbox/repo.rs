@@ -59,13 +59,26 @@ pub enum ContentWrite {
 pub enum TokenService {
     /// A lockbox access token; subject = account id.
     Lockbox,
+    /// A rolodex access token; subject = identity URI.
+    Rolodex,
+    /// A rolodex `serverToken` from the identity service; subject = identity URI.
+    RolodexServer,
 }
 
 impl TokenService {
+    /// Every service.
+    pub const ALL: [TokenService; 3] = [
+        TokenService::Lockbox,
+        TokenService::Rolodex,
+        TokenService::RolodexServer,
+    ];
+
     /// As stored.
     pub fn as_str(self) -> &'static str {
         match self {
             TokenService::Lockbox => "lockbox",
+            TokenService::Rolodex => "rolodex",
+            TokenService::RolodexServer => "rolodex-server",
         }
     }
 }
@@ -77,9 +90,9 @@ pub struct ServiceTokenRecord {
     pub token_hash: String,
     /// Its service.
     pub service: TokenService,
-    /// Account id (lockbox) or identity URI (rolodex, later).
+    /// Account id (lockbox) or identity URI (rolodex).
     pub subject: String,
-    /// The identity's provider (rolodex, later), or empty.
+    /// The identity's provider (rolodex), or empty.
     pub provider: String,
     /// hex SHA-256 of the client's grant id, or empty.
     pub grant_hash: String,
@@ -108,7 +121,7 @@ pub struct ChallengeRecord {
     pub challenge_id: String,
     /// The challenging service.
     pub service: TokenService,
-    /// The account (lockbox) or identity (rolodex, later) challenged.
+    /// The account (lockbox) or identity (rolodex) challenged.
     pub subject: String,
     /// hex SHA-256 of the grant id challenged.
     pub grant_hash: String,

@@ -16,7 +16,7 @@ pub use openpeer_protocol::bootstrapper::WELL_KNOWN_PATH;
 pub const METHOD_PATH_PREFIX: &str = "/openpeer";
 
 /// (service type, methods) served by this node, in `services-get` order.
-const SERVED: [(&str, &[Method]); 9] = [
+const SERVED: [(&str, &[Method]); 10] = [
     ("bootstrapper", &[Method::ServicesGet]),
     ("certificates", &[Method::CertificatesGet]),
     ("bootstrapped-finders", &[Method::FindersGet]),
@@ -27,6 +27,7 @@ const SERVED: [(&str, &[Method]); 9] = [
             Method::IdentityAccessValidate,
             Method::IdentityLookupUpdate,
             Method::IdentityAccessLockboxUpdate,
+            Method::IdentityAccessRolodexCredentialsGet,
         ],
     ),
     (
@@ -46,6 +47,10 @@ const SERVED: [(&str, &[Method]); 9] = [
     ),
     ("namespace-grant", &[]),
     ("peer", &[Method::PeerServicesGet]),
+    (
+        "rolodex",
+        &[Method::RolodexAccess, Method::RolodexContactsGet],
+    ),
 ];
 
 /// Pages served besides the POST methods: (service type, method name, path).

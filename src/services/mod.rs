@@ -10,6 +10,7 @@ pub mod identity_proof;
 pub mod lockbox;
 pub mod namespace_grant;
 pub mod peer_services;
+pub mod rolodex;
 pub mod salt;
 
 use std::sync::{Arc, RwLock};
@@ -210,6 +211,17 @@ impl Services {
                     .await
                     .map(Reply::Body)
             }
+            Method::IdentityAccessRolodexCredentialsGet => {
+                rolodex::identity_access_rolodex_credentials_get(self, body, now)
+                    .await
+                    .map(Reply::Body)
+            }
+            Method::RolodexAccess => rolodex::rolodex_access(self, body, now)
+                .await
+                .map(Reply::Body),
+            Method::RolodexContactsGet => rolodex::rolodex_contacts_get(self, body, now)
+                .await
+                .map(Reply::Body),
             _ => Err(Error::refused(
                 ResultCode::NotImplemented,
                 "method not served by this domain",

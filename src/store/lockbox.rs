@@ -42,7 +42,7 @@ fn attached_from_row(row: lockbox_identity::Model) -> AttachedIdentity {
 }
 
 fn service_from_str(table: &'static str, s: &str) -> Result<TokenService, StoreError> {
-    [TokenService::Lockbox]
+    TokenService::ALL
         .into_iter()
         .find(|t| t.as_str() == s)
         .ok_or_else(|| corrupt(table, format_args!("unknown service {s:?}")))

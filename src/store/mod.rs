@@ -9,6 +9,7 @@ mod locations;
 mod lockbox;
 mod nodes;
 mod remote;
+mod rolodex;
 mod salts;
 
 use std::time::Duration;

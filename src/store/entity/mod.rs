@@ -17,5 +17,6 @@ pub mod lookup_entry;
 pub mod pending_login;
 pub mod relogin_key;
 pub mod remote_certificates;
+pub mod rolodex_contact;
 pub mod service_token;
 pub mod used_nonce;
